@@ -1,0 +1,1 @@
+//! The wasm-bindgen surface: a thin layer over the core.
