@@ -1,1 +1,0 @@
-//! The wasm-bindgen surface: a thin layer over the core.
