@@ -15,10 +15,15 @@ pub enum NormError {
         tensor: String,
         dims: Vec<u64>,
     },
-    /// A storage type we cannot turn into f32 values.
+    /// A (quantized) storage type we cannot turn into f32 values.
     UnsupportedType {
         tensor: String,
         type_name: &'static str,
+    },
+    /// The bytes do not decode as the declared type.
+    Dequant {
+        tensor: String,
+        detail: String,
     },
     /// A 1-D tensor too large to hold as f32 values on this target.
     TooLarge {
@@ -41,6 +46,7 @@ impl fmt::Display for NormError {
                 "tensor '{tensor}': norm weights stored as {type_name} cannot be read; \
                  quantized norm weights; regenerate the GGUF with F32 norms"
             ),
+            NormError::Dequant { tensor, detail } => write!(f, "tensor '{tensor}': {detail}"),
             NormError::TooLarge { tensor, n_elements } => write!(
                 f,
                 "tensor '{tensor}': {n_elements} elements is too many for a norm vector"

@@ -1,12 +1,11 @@
 //! A norm tensor's values as f32.
 //!
-//! Norms are F32 in every BitNet file we know; F16 and BF16 are converted exactly. A norm stored
-//! quantized is flagged, because its gammas are no longer the trained values.
-
-use half::{bf16, f16};
+//! Norms are F32 in every BitNet file we know; F16 and BF16 convert exactly. A norm stored
+//! quantized is dequantized too, and flagged: its gammas are no longer the trained values.
 
 use super::error::NormError;
 use crate::gguf::{Gguf, TensorInfo};
+use crate::quant::dequant::{can_dequantize, dequantize_rows};
 use crate::quant::GgmlType;
 
 /// Largest norm vector we accept: far above any hidden size, far below wasm32 memory.
@@ -28,33 +27,29 @@ pub fn norm_values(gguf: &Gguf, file: &[u8], t: &TensorInfo) -> Result<NormValue
         });
     }
     let bytes = gguf.tensor_data(file, t)?;
-    let values = match t.ggml_type {
-        GgmlType::F32 => decode::<4>(bytes, f32::from_le_bytes),
-        GgmlType::F16 => decode::<2>(bytes, |b| f16::from_le_bytes(b).to_f32()),
-        GgmlType::BF16 => decode::<2>(bytes, |b| bf16::from_le_bytes(b).to_f32()),
-        other => {
-            return Err(NormError::UnsupportedType {
+    let quantized = is_quantized(t.ggml_type);
+    if !can_dequantize(t.ggml_type) {
+        return Err(NormError::UnsupportedType {
+            tensor: t.name.clone(),
+            type_name: t.ggml_type.name(),
+        });
+    }
+    let mut values = vec![0f32; t.n_elements as usize];
+    if t.n_elements > 0 {
+        let rows = 0..t.n_rows() as usize;
+        dequantize_rows(t.ggml_type, bytes, t.ne0() as usize, rows, &mut values).map_err(|e| {
+            NormError::Dequant {
                 tensor: t.name.clone(),
-                type_name: other.name(),
-            })
-        }
-    };
-    Ok(NormValues {
-        values,
-        quantized: false,
-    })
+                detail: e.to_string(),
+            }
+        })?;
+    }
+    Ok(NormValues { values, quantized })
 }
 
 /// True for storage types that lose information compared with F32/F16/BF16.
 pub fn is_quantized(t: GgmlType) -> bool {
     !matches!(t, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
-}
-
-fn decode<const N: usize>(bytes: &[u8], conv: impl Fn([u8; N]) -> f32) -> Vec<f32> {
-    bytes
-        .chunks_exact(N)
-        .map(|c| conv(c.try_into().expect("chunks_exact gives N bytes")))
-        .collect()
 }
 
 /// Little-endian F32 bytes of `values`: how corrected norms are stored in an export.
