@@ -5,7 +5,9 @@
 mod synth;
 
 use bitlens::gguf::{Gguf, Value};
-use bitlens::norms::export::{KEY_FACTORS, KEY_RMS_AFTER, KEY_RMS_BEFORE, KEY_RULE, KEY_TENSORS, RULE};
+use bitlens::norms::export::{
+    KEY_FACTORS, KEY_RMS_AFTER, KEY_RMS_BEFORE, KEY_RULE, KEY_TENSORS, RULE,
+};
 use bitlens::norms::{
     norm_report, plan_export, rescale_factor, write_export, RescaleOutcome, RescalePolicy,
     SegmentSource,
@@ -43,9 +45,19 @@ fn mixed_file() -> (Vec<u8>, Vec<f32>, Vec<f32>) {
     let f = gamma_with_rms(6912, 0.012, 2);
     let (q8, _) = q8_0_norm();
     let bytes = file(vec![
-        raw("token_embd.weight", &[8, 4], 1, (0..64).map(|i| i as u8).collect()),
+        raw(
+            "token_embd.weight",
+            &[8, 4],
+            1,
+            (0..64).map(|i| i as u8).collect(),
+        ),
         norm("blk.0.attn_norm.weight", Store::F16, &a),
-        raw("blk.0.attn_q.weight", &[256, 2], 35, (0..132).map(|i| (i * 7) as u8).collect()),
+        raw(
+            "blk.0.attn_q.weight",
+            &[256, 2],
+            35,
+            (0..132).map(|i| (i * 7) as u8).collect(),
+        ),
         norm("blk.0.ffn_sub_norm.weight", Store::BF16, &f),
         raw("blk.0.ffn_norm.weight", &[32], 8, q8),
         norm("output_norm.weight", Store::F32, &[1.0; 100]),
@@ -71,10 +83,18 @@ fn rescaled_export_round_trip() {
     let (gi, go) = (Gguf::parse(&input).unwrap(), Gguf::parse(&out).unwrap());
     assert!(go.notes.is_empty(), "{:?}", go.notes);
     // Untouched tensors: same type, same bytes.
-    for name in ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_norm.bias"] {
+    for name in [
+        "token_embd.weight",
+        "blk.0.attn_q.weight",
+        "blk.0.attn_norm.bias",
+    ] {
         let (ti, to) = (gi.tensor(name).unwrap(), go.tensor(name).unwrap());
         assert_eq!((ti.type_id, &ti.dims), (to.type_id, &to.dims), "{name}");
-        assert_eq!(gi.tensor_data(&input, ti), go.tensor_data(&out, to), "{name}");
+        assert_eq!(
+            gi.tensor_data(&input, ti),
+            go.tensor_data(&out, to),
+            "{name}"
+        );
     }
     // F16 and BF16 norms are now F32 (half the bytes more) holding gamma * sqrt(n).
     let a = f32s(&go, &out, "blk.0.attn_norm.weight");
@@ -85,7 +105,10 @@ fn rescaled_export_round_trip() {
     for (x, g) in fs.iter().zip(&ffn_sub) {
         assert_eq!(*x, (*g as f64 * rescale_factor(6912)) as f32);
     }
-    assert_eq!(go.tensor("blk.0.ffn_sub_norm.weight").unwrap().n_bytes, 6912 * 4);
+    assert_eq!(
+        go.tensor("blk.0.ffn_sub_norm.weight").unwrap().n_bytes,
+        6912 * 4
+    );
     // The Q8_0 norm is dequantized, rescaled and written F32.
     let q = f32s(&go, &out, "blk.0.ffn_norm.weight");
     let (_, q_values) = q8_0_norm();
@@ -95,7 +118,11 @@ fn rescaled_export_round_trip() {
     for s in ri.all() {
         let after = ro.get(&s.name).unwrap();
         let want = s.moments.rms * rescale_factor(s.moments.n);
-        assert!(((after.moments.rms - want) / want).abs() < 1e-7, "{}", s.name);
+        assert!(
+            ((after.moments.rms - want) / want).abs() < 1e-7,
+            "{}",
+            s.name
+        );
     }
     assert_eq!(ri.n_prescaled, 2);
     assert_eq!(ro.n_prescaled, 0);
@@ -114,7 +141,10 @@ fn rescaled_export_round_trip() {
         ]
     );
     let factors = go.get_array(KEY_FACTORS).unwrap().as_f32s().unwrap();
-    assert_eq!(factors, [2560f32.sqrt(), 6912f32.sqrt(), 32f32.sqrt(), 10.0]);
+    assert_eq!(
+        factors,
+        [2560f32.sqrt(), 6912f32.sqrt(), 32f32.sqrt(), 10.0]
+    );
     let before = go.get_array(KEY_RMS_BEFORE).unwrap().as_f32s().unwrap();
     let after = go.get_array(KEY_RMS_AFTER).unwrap().as_f32s().unwrap();
     assert_eq!(before[3], 1.0);
@@ -142,7 +172,10 @@ fn reexport_does_not_rescale_twice() {
 fn export_with_rescale_off_or_refused_keeps_tensor_data() {
     let (input, _, _) = mixed_file();
     let gi = Gguf::parse(&input).unwrap();
-    for policy in [RescalePolicy::new(false, false), RescalePolicy::new(true, true)] {
+    for policy in [
+        RescalePolicy::new(false, false),
+        RescalePolicy::new(true, true),
+    ] {
         let plan = plan_export(&gi, &input, &policy).unwrap();
         assert!(plan.records.is_empty());
         assert!(plan.corrected.is_empty());
@@ -189,7 +222,12 @@ fn fixture_exports() {
                 let want = ra.moments.rms * (n as f64).sqrt();
                 assert!(((rb.moments.rms - want) / want).abs() < 1e-7);
             } else {
-                assert_eq!(gi.tensor_data(&input, ti), go.tensor_data(&on, to), "{}", ti.name);
+                assert_eq!(
+                    gi.tensor_data(&input, ti),
+                    go.tensor_data(&on, to),
+                    "{}",
+                    ti.name
+                );
             }
         }
         assert!(matches!(go.get(KEY_FACTORS), Some(Value::Array(_))));
