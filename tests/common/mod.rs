@@ -2,6 +2,8 @@
 //! writer refuses to make), a per-thread allocation counter, and fixture paths.
 #![allow(dead_code)]
 
+pub mod gguf_py;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::PathBuf;
