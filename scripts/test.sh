@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The README's test command: native tests, the same tests plus wasm-only ones in real Chromium,
+# then the page end to end in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh --test
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+echo "== cargo test (native)" >&2
+cargo test
+
+echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
+# Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
+CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
+  --chromedriver "$(command -v chromedriver)" 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
+# wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure tests really ran.
+if ! grep -Eq 'test result: ok\. [1-9][0-9]* passed' /tmp/bitlens-wasm-test.$$.log; then
+  echo "test.sh: wasm-pack test ran no browser tests" >&2
+  rm -f /tmp/bitlens-wasm-test.$$.log
+  exit 1
+fi
+rm -f /tmp/bitlens-wasm-test.$$.log
+
+echo "== end-to-end tests (node --test + playwright-core, /usr/bin/chromium)" >&2
+node --test --test-concurrency=1 tests/e2e/
