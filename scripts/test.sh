@@ -12,10 +12,12 @@ cargo test
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
 # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
 CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
-  --chromedriver "$(command -v chromedriver)" 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
-# wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure tests really ran.
-if ! grep -Eq 'test result: ok\. [1-9][0-9]* passed' /tmp/bitlens-wasm-test.$$.log; then
-  echo "test.sh: wasm-pack test ran no browser tests" >&2
+  --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
+# wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's unit
+# tests and tests/web_*.rs really ran in the browser.
+ran=$(grep -Ec 'test result: ok\. [1-9][0-9]* passed' /tmp/bitlens-wasm-test.$$.log || true)
+if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' /tmp/bitlens-wasm-test.$$.log; then
+  echo "test.sh: wasm-pack test did not run the lib's and tests/web_*.rs's tests in the browser" >&2
   rm -f /tmp/bitlens-wasm-test.$$.log
   exit 1
 fi
