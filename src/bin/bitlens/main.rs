@@ -1,5 +1,10 @@
 //! `bitlens`: the native command line. Each subcommand lives in its own module.
 
+// Native only (it uses serde_json and env_logger): wasm-pack's test build also compiles this
+// target for wasm32, where it is empty.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
 mod export;
 mod inspect;
 mod stats;
