@@ -5,6 +5,7 @@
 
 pub mod gguf;
 pub mod kernels;
+pub mod model;
 pub mod quant;
 
 #[cfg(target_arch = "wasm32")]

@@ -3,8 +3,8 @@
 //! mismatch points at one op.
 
 use bitlens::gguf::Gguf;
-use bitlens::kernels::attention::{attend, softmax, AttnRounding, KvLayer};
-use bitlens::kernels::float::{dot8_fma, dot_ggml_f16, f16_at, f32_at};
+use bitlens::kernels::attention::{attend, softmax, AttnNumerics, KvLayer};
+use bitlens::kernels::float::{dot8_fma, dot_ggml_f16, f16_at, f32_at, DotOrder};
 use bitlens::kernels::matrix::FloatInput;
 use bitlens::kernels::rope::{rope_cache, rope_neox, theta_scale};
 use bitlens::kernels::{matvec, rmsnorm, ActScratch, Matrix};
@@ -152,7 +152,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
     ] {
         let w = matrix(&g, tensor);
         let ours = per_row(an, 256, n_out, |r, o| {
-            matvec(&w, r, &mut s, FloatInput::AsIs, o)
+            matvec(&w, r, &mut s, FloatInput::VEC_DOT, o)
         });
         assert_eq!(report(name, &ours, tr.get(name, 0).1), 0.0, "{name}");
     }
@@ -259,7 +259,11 @@ fn prompt_decode_ops_match_bitnet_cpp() {
             4,
             2,
             64,
-            AttnRounding { probs_f16: false },
+            AttnNumerics {
+                kq_order: DotOrder::GgmlVecDot,
+                probs_f16: false,
+                kqv_order: DotOrder::TinyBlas,
+            },
             &mut att,
             &mut qh,
             &mut out[t * 256..(t + 1) * 256],
@@ -279,7 +283,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
     );
     let wo = matrix(&g, "blk.0.attn_output.weight");
     let ours = per_row(tr.get("attn_sub_norm-0", 0).1, 256, 256, |r, o| {
-        matvec(&wo, r, &mut s, FloatInput::AsIs, o)
+        matvec(&wo, r, &mut s, FloatInput::VEC_DOT, o)
     });
     assert_eq!(
         report("attn_o_out-0", &ours, tr.get("attn_o_out-0", 0).1),
@@ -288,7 +292,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
     let wg = matrix(&g, "blk.0.ffn_gate.weight");
     let fin = tr.get("ffn_norm-0", 0).1;
     let ours = per_row(fin, 256, 512, |r, o| {
-        matvec(&wg, r, &mut s, FloatInput::AsIs, o)
+        matvec(&wg, r, &mut s, FloatInput::VEC_DOT, o)
     });
     assert_eq!(report("ffn_gate-0", &ours, tr.get("ffn_gate-0", 0).1), 0.0);
     let sqr: Vec<f32> = ours.iter().map(|&v| v.max(0.0) * v.max(0.0)).collect();
@@ -298,7 +302,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
     );
     let wd = matrix(&g, "blk.0.ffn_down.weight");
     let ours = per_row(tr.get("ffn_sub_norm-0", 0).1, 512, 256, |r, o| {
-        matvec(&wd, r, &mut s, FloatInput::AsIs, o)
+        matvec(&wd, r, &mut s, FloatInput::VEC_DOT, o)
     });
     assert_eq!(report("ffn_down-0", &ours, tr.get("ffn_down-0", 0).1), 0.0);
 
@@ -309,7 +313,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
         &head,
         tr.get("result_norm", 0).1,
         &mut s,
-        FloatInput::RoundF16,
+        FloatInput::VEC_DOT,
         &mut logits,
     );
 

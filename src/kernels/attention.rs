@@ -3,16 +3,23 @@
 
 use half::f16;
 
-use super::float::{dot8_fma, dot_ggml_f16};
+use super::float::{dot, hsum8, DotOrder};
+use super::math::expf_ggml;
 
-/// ggml's softmax: `e_i = expf(x_i - max)`, summed in f64, then each `e_i` multiplied by
-/// `(float)(1/sum)`.
+/// ggml's softmax over the (32-padded) KV cells on x86: `e_i = expf_ggml(x_i - max)`; each group
+/// of eight is summed in f32 (pairwise, as an AVX horizontal add) and the group sums are
+/// accumulated in f64; then each `e_i` is multiplied by `(float)(1/sum)`. Cells past `x.len()`
+/// count as masked (probability 0), which leaves the groups as ggml forms them.
 pub fn softmax(x: &mut [f32]) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
-    for v in x.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v as f64;
+    for group in x.chunks_mut(8) {
+        let mut lanes = [0f32; 8];
+        for (v, l) in group.iter_mut().zip(lanes.iter_mut()) {
+            *v = expf_ggml(*v - max);
+            *l = *v;
+        }
+        sum += hsum8(&lanes) as f64;
     }
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
@@ -20,14 +27,17 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
-/// Where the engines round attention operands to F16.
+/// How the engine being mirrored computes the two attention products (fixtures README item 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AttnRounding {
-    /// Round the softmax probabilities to F16 before multiplying by V, summing in ggml's
-    /// `vec_dot_f16` order over the cache length padded to 32 cells (both engines in a
-    /// single-token decode). When false the probabilities stay F32 and the sum takes tinyBLAS's
-    /// order (bitnet.cpp during a multi-token prompt decode).
+pub struct AttnNumerics {
+    /// Summation order of q·k (q is always rounded to F16: it reaches the product as a view).
+    pub kq_order: DotOrder,
+    /// Round the softmax probabilities to F16 before multiplying by V (both engines in a
+    /// single-token decode, mainline always; bitnet.cpp keeps them F32 in a multi-token
+    /// prompt decode).
     pub probs_f16: bool,
+    /// Summation order of p·V, over the cache length padded to 32 cells.
+    pub kqv_order: DotOrder,
 }
 
 /// llama.cpp pads the number of KV cells it attends over to a multiple of 32; the padding cells
@@ -54,7 +64,7 @@ pub fn attend(
     n_head: usize,
     n_head_kv: usize,
     head_dim: usize,
-    rounding: AttnRounding,
+    numerics: AttnNumerics,
     att: &mut [f32],
     qh: &mut [f32],
     out: &mut [f32],
@@ -72,11 +82,11 @@ pub fn attend(
         let att = &mut att[..n];
         for (t, a) in att.iter_mut().enumerate() {
             let k = &layer.k[t * kv_dim + kvh * head_dim..][..head_dim];
-            let kq = dot_ggml_f16(head_dim, |i| k[i].to_f32(), |i| qh[i]);
+            let kq = dot(numerics.kq_order, head_dim, |i| k[i].to_f32(), |i| qh[i]);
             *a = kq * scale;
         }
         softmax(att);
-        if rounding.probs_f16 {
+        if numerics.probs_f16 {
             for a in att.iter_mut() {
                 *a = f16::from_f32(*a).to_f32();
             }
@@ -94,11 +104,7 @@ pub fn attend(
                 }
             };
             let p = |t: usize| if t < n { att[t] } else { 0.0 };
-            *od = if rounding.probs_f16 {
-                dot_ggml_f16(n_pad, v, p)
-            } else {
-                dot8_fma(n_pad, v, p)
-            };
+            *od = dot(numerics.kqv_order, n_pad, v, p);
         }
     }
 }
@@ -128,7 +134,11 @@ mod tests {
         let mut att = [0f32; 2];
         let mut qh = [0f32; 2];
         let mut out = [0f32; 4];
-        let r = AttnRounding { probs_f16: false };
+        let r = AttnNumerics {
+            kq_order: DotOrder::GgmlVecDot,
+            probs_f16: false,
+            kqv_order: DotOrder::TinyBlas,
+        };
         attend(&q, &layer, 1, 2, 1, 2, r, &mut att, &mut qh, &mut out);
         assert!(
             (out[0] - 10.0).abs() < 1e-3 && out[1].abs() < 1e-3,

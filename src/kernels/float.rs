@@ -56,6 +56,13 @@ pub fn round_to_f16(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Rounds every element through BF16 (round to nearest even), ggml's BF16 vec_dot type.
+pub fn round_to_bf16(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = bf16::from_f32(v).to_f32();
+    }
+}
+
 #[inline]
 pub fn f16_at(bytes: &[u8], i: usize) -> f32 {
     f16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32()
@@ -76,13 +83,37 @@ pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
     ])
 }
 
+/// The summation order of a float dot product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DotOrder {
+    /// ggml's `vec_dot_f16`/`vec_dot_f32` (`dot_ggml_f16`).
+    GgmlVecDot,
+    /// llamafile's tinyBLAS (`dot8_fma`).
+    TinyBlas,
+}
+
+/// `Σ a(i)·b(i)` in the given order.
+#[inline]
+pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    match order {
+        DotOrder::GgmlVecDot => dot_ggml_f16(n, a, b),
+        DotOrder::TinyBlas => dot8_fma(n, a, b),
+    }
+}
+
 /// Matrix-vector product of row-major float weights (`elem_at` reads element i of the flat
-/// data) with `x`, each row summed in ggml's `vec_dot` order.
-pub fn matvec_float(data: &[u8], elem_at: fn(&[u8], usize) -> f32, x: &[f32], out: &mut [f32]) {
+/// data) with `x`, each row summed in `order`.
+pub fn matvec_float(
+    data: &[u8],
+    elem_at: fn(&[u8], usize) -> f32,
+    x: &[f32],
+    order: DotOrder,
+    out: &mut [f32],
+) {
     let cols = x.len();
     for (r, o) in out.iter_mut().enumerate() {
         let base = r * cols;
-        *o = dot_ggml_f16(cols, |i| elem_at(data, base + i), |i| x[i]);
+        *o = dot(order, cols, |i| elem_at(data, base + i), |i| x[i]);
     }
 }
 
@@ -131,7 +162,13 @@ mod tests {
             .flat_map(|&v| f16::from_f32(v).to_le_bytes())
             .collect();
         let mut out = [0f32; 2];
-        matvec_float(&w, f16_at, &[1.0, 1.0, 2.0, 0.0], &mut out);
+        matvec_float(
+            &w,
+            f16_at,
+            &[1.0, 1.0, 2.0, 0.0],
+            DotOrder::GgmlVecDot,
+            &mut out,
+        );
         assert_eq!(out, [9.0, 1.0]);
         assert_eq!(dot8_fma(3, |i| [1.0, 2.0, 3.0][i], |_| 2.0), 12.0);
     }

@@ -5,8 +5,8 @@
 use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
-use super::float::{bf16_at, f16_at, f32_at, matvec_float, round_to_f16};
-use super::ternary::{self, TQ1_BLOCK_BYTES, TQ2_BLOCK_BYTES};
+use super::float::{bf16_at, f16_at, f32_at, matvec_float, round_to_bf16, round_to_f16, DotOrder};
+use super::ternary::{self, TQ1_BLOCK_BYTES};
 
 /// A weight matrix of `rows` outputs by `cols` inputs (`ne = [cols, rows]`), borrowed from the
 /// file's bytes, still packed.
@@ -56,12 +56,32 @@ fn grow<T: Default + Clone>(v: &mut Vec<T>, n: usize) {
     }
 }
 
-/// How F16/BF16/F32 weights see the activation: the engines round it to F16 first in some graph
-/// positions (see the fixtures README, item 2).
+/// How F16/BF16/F32 weights meet the activation in the engine being mirrored (fixtures README
+/// item 2): ggml either converts the activation to the weight's "vec_dot type" (F16 or BF16)
+/// or, in tinyBLAS's multi-column products on bitnet.cpp, keeps it F32; and it sums in
+/// ggml's own or in tinyBLAS's order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FloatInput {
-    AsIs,
-    RoundF16,
+pub struct FloatInput {
+    pub convert: bool,
+    pub order: DotOrder,
+}
+
+impl FloatInput {
+    /// ggml's own `vec_dot` on a converted activation (bitnet.cpp, one token column).
+    pub const VEC_DOT: FloatInput = FloatInput {
+        convert: true,
+        order: DotOrder::GgmlVecDot,
+    };
+    /// tinyBLAS on a converted activation (mainline x86).
+    pub const TINYBLAS_CONVERTED: FloatInput = FloatInput {
+        convert: true,
+        order: DotOrder::TinyBlas,
+    };
+    /// tinyBLAS on the F32 activation (bitnet.cpp, two or more token columns).
+    pub const TINYBLAS_F32: FloatInput = FloatInput {
+        convert: false,
+        order: DotOrder::TinyBlas,
+    };
 }
 
 /// `out = W x` for a weight of any supported type. `x.len() == w.cols`, `out.len() == w.rows`.
@@ -83,7 +103,7 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             let (q, d) = (&mut s.q[..w.cols], &mut s.d[..nb]);
             quantize_q8k(x, q, d, &mut s.bsums[..nb * 16]);
             if w.ty == GgmlType::TQ2_0 {
-                tq2_kernel(w.data, q, d, out);
+                ternary::matvec_tq2_lanes(w.data, tq2_lanes, q, d, &s.bsums[..nb * 16], out);
             } else {
                 ternary::matvec_tq(w.data, TQ1_BLOCK_BYTES, ternary::tq1_block_dot, q, d, out);
             }
@@ -94,27 +114,27 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 GgmlType::BF16 => bf16_at,
                 _ => f32_at,
             };
-            let xs = match float_input {
-                FloatInput::AsIs => x,
-                FloatInput::RoundF16 => {
+            let xs = match (float_input.convert, w.ty) {
+                (false, _) | (_, GgmlType::F32) => x,
+                (true, ty) => {
                     grow(&mut s.xf, w.cols);
-                    round_to_f16(x, &mut s.xf[..w.cols]);
+                    let round = if ty == GgmlType::F16 {
+                        round_to_f16
+                    } else {
+                        round_to_bf16
+                    };
+                    round(x, &mut s.xf[..w.cols]);
                     &s.xf[..w.cols]
                 }
             };
-            matvec_float(w.data, elem, xs, out);
+            matvec_float(w.data, elem, xs, float_input.order, out);
         }
         other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::simd128::{matvec_i2s as i2s_kernel, matvec_tq2 as tq2_kernel};
+use super::simd128::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-use {matvec_tq2_scalar as tq2_kernel, ternary::matvec_i2s as i2s_kernel};
-
-/// Scalar TQ2_0 matvec (the reference the SIMD version is tested against).
-pub fn matvec_tq2_scalar(packed: &[u8], q: &[i8], d: &[f32], out: &mut [f32]) {
-    ternary::matvec_tq(packed, TQ2_BLOCK_BYTES, ternary::tq2_block_dot, q, d, out);
-}
+use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};

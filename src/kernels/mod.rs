@@ -9,6 +9,7 @@
 pub mod act;
 pub mod attention;
 pub mod float;
+pub mod math;
 pub mod matrix;
 pub mod norm;
 pub mod rope;

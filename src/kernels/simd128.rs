@@ -6,10 +6,8 @@
 
 use core::arch::wasm32::*;
 
-use half::f16;
 
-use super::act::Q8K_BLOCK;
-use super::ternary::{i8_sum, TQ2_BLOCK_BYTES};
+use super::ternary::i8_sum;
 
 #[inline]
 fn load(b: &[u8], at: usize) -> v128 {
@@ -73,42 +71,45 @@ pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]
     }
 }
 
-/// `Σ (code-1)·q` over one TQ2_0 block.
-pub fn tq2_block_dot(blk: &[u8], q: &[i8]) -> i32 {
-    let mut lo = i16x8_splat(0);
-    let mut hi = i16x8_splat(0);
-    let mut acc = i32x4_splat(0);
+/// Same contract as `ternary::tq2_block_lanes`: per byte position k of the 32-byte chunks, the
+/// products of all four planes of both chunks are summed in i16 lanes (at most 8 · 3 · 128),
+/// then adjacent groups of four positions are added into the eight i32 lanes.
+pub fn tq2_block_lanes(blk: &[u8], q: &[i8], bsums: &[i16]) -> [i32; 8] {
+    // p[0]: k 0..8, p[1]: k 8..16, p[2]: k 16..24, p[3]: k 24..32.
+    let mut p = [i16x8_splat(0); 4];
     for j in 0..2 {
         let b = [load(blk, 32 * j), load(blk, 32 * j + 16)];
         for l in 0..4 {
             for (half, &bh) in b.iter().enumerate() {
                 let c = codes(bh, 2 * l as u32);
                 let qv = load_i8(q, 128 * j + 32 * l + 16 * half);
-                lo = i16x8_add(lo, i16x8_extmul_low_i8x16(c, qv));
-                hi = i16x8_add(hi, i16x8_extmul_high_i8x16(c, qv));
+                p[2 * half] = i16x8_add(p[2 * half], i16x8_extmul_low_i8x16(c, qv));
+                p[2 * half + 1] = i16x8_add(p[2 * half + 1], i16x8_extmul_high_i8x16(c, qv));
             }
         }
-        // At most 8 products of |3*128| per lane so far: widen before the i16 lanes could overflow.
-        acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(lo));
-        acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(hi));
-        lo = i16x8_splat(0);
-        hi = i16x8_splat(0);
     }
-    hsum_i32x4(acc) - i8_sum(&q[..Q8K_BLOCK])
-}
-
-/// Same contract as `matrix::matvec_tq2_scalar`.
-pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], out: &mut [f32]) {
-    let n_blocks = q.len() / Q8K_BLOCK;
-    let row_bytes = n_blocks * TQ2_BLOCK_BYTES;
-    for (r, o) in out.iter_mut().enumerate() {
-        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
-        let mut sumf = 0f32;
-        for (b, blk) in row.chunks_exact(TQ2_BLOCK_BYTES).enumerate() {
-            let sumi = tq2_block_dot(blk, &q[b * Q8K_BLOCK..(b + 1) * Q8K_BLOCK]);
-            let dw = f16::from_le_bytes([blk[64], blk[65]]).to_f32();
-            sumf += sumi as f32 * (d[b] * dw);
-        }
-        *o = sumf;
+    let quads = |lo: v128, hi: v128| {
+        let a = i32x4_extadd_pairwise_i16x8(lo);
+        let b = i32x4_extadd_pairwise_i16x8(hi);
+        i32x4_add(
+            i32x4_shuffle::<0, 2, 4, 6>(a, b),
+            i32x4_shuffle::<1, 3, 5, 7>(a, b),
+        )
+    };
+    let first = quads(p[0], p[1]);
+    let second = quads(p[2], p[3]);
+    let mut lanes = [
+        i32x4_extract_lane::<0>(first),
+        i32x4_extract_lane::<1>(first),
+        i32x4_extract_lane::<2>(first),
+        i32x4_extract_lane::<3>(first),
+        i32x4_extract_lane::<0>(second),
+        i32x4_extract_lane::<1>(second),
+        i32x4_extract_lane::<2>(second),
+        i32x4_extract_lane::<3>(second),
+    ];
+    for (n, lane) in lanes.iter_mut().enumerate() {
+        *lane -= bsums[2 * n] as i32 + bsums[2 * n + 1] as i32;
     }
+    lanes
 }

@@ -6,6 +6,7 @@
 use half::f16;
 
 use super::act::Q8K_BLOCK;
+use super::float::hsum8;
 
 /// Bytes of I2_S packed data per 128-element block.
 pub const I2S_BLOCK_BYTES: usize = 32;
@@ -58,7 +59,62 @@ fn tq2_code(qs: &[u8], e: usize) -> i32 {
 pub const TQ2_BLOCK_BYTES: usize = 66;
 pub const TQ1_BLOCK_BYTES: usize = 54;
 
-/// `Σ (code-1)·q` over one TQ2_0 block (mainline `ggml_vec_dot_tq2_0_q8_K`'s integer part).
+/// The eight integer lane sums of one TQ2_0 block, as mainline's AVX2 `ggml_vec_dot_tq2_0_q8_K`
+/// forms them: lane n holds `Σ code·q` over the bytes `4n..4n+4` of each 32-byte chunk of `qs`
+/// (all four 2-bit planes, both chunks) minus the sum of `q[32n..32n+32]` (two Q8_K `bsums`).
+/// Their total is the block's `Σ (code-1)·q`; the split decides the float rounding after it.
+pub fn tq2_block_lanes(blk: &[u8], q: &[i8], bsums: &[i16]) -> [i32; 8] {
+    let mut lanes = [0i32; 8];
+    for j in 0..2 {
+        for l in 0..4 {
+            for k in 0..32 {
+                let code = ((blk[32 * j + k] >> (2 * l)) & 3) as i32;
+                lanes[k / 4] += code * q[128 * j + 32 * l + k] as i32;
+            }
+        }
+    }
+    for (n, lane) in lanes.iter_mut().enumerate() {
+        *lane -= bsums[2 * n] as i32 + bsums[2 * n + 1] as i32;
+    }
+    lanes
+}
+
+/// A TQ2_0 block's eight integer lane sums (scalar or SIMD).
+pub type Tq2LanesFn = fn(&[u8], &[i8], &[i16]) -> [i32; 8];
+
+/// TQ2_0 matrix-vector product against Q8_K activations, in mainline's AVX2 float order: per
+/// block each lane adds `(float)lane * (d_a * d_w)` to its own accumulator (fused), then the
+/// eight accumulators are reduced pairwise.
+pub fn matvec_tq2_lanes(
+    packed: &[u8],
+    block_lanes: Tq2LanesFn,
+    q: &[i8],
+    d: &[f32],
+    bsums: &[i16],
+    out: &mut [f32],
+) {
+    let n_blocks = q.len() / Q8K_BLOCK;
+    let row_bytes = n_blocks * TQ2_BLOCK_BYTES;
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
+        let mut acc = [0f32; 8];
+        for (b, blk) in row.chunks_exact(TQ2_BLOCK_BYTES).enumerate() {
+            let lanes = block_lanes(
+                blk,
+                &q[b * Q8K_BLOCK..(b + 1) * Q8K_BLOCK],
+                &bsums[16 * b..16 * (b + 1)],
+            );
+            let dw = f16::from_le_bytes([blk[64], blk[65]]).to_f32();
+            let dd = d[b] * dw;
+            for (a, &lane) in acc.iter_mut().zip(&lanes) {
+                *a = (lane as f32).mul_add(dd, *a);
+            }
+        }
+        *o = hsum8(&acc);
+    }
+}
+
+/// `Σ (code-1)·q` over one TQ2_0 block (mainline's generic `ggml_vec_dot_tq2_0_q8_K`).
 pub fn tq2_block_dot(blk: &[u8], q: &[i8]) -> i32 {
     let qs = &blk[..64];
     let mut sum = 0i32;
