@@ -6,6 +6,7 @@
 pub mod gguf;
 pub mod kernels;
 pub mod model;
+pub mod norms;
 pub mod quant;
 
 #[cfg(target_arch = "wasm32")]
