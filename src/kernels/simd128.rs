@@ -6,7 +6,6 @@
 
 use core::arch::wasm32::*;
 
-
 use super::ternary::i8_sum;
 
 #[inline]

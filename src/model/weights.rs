@@ -143,7 +143,7 @@ fn matrix_ref(
     let data = g.tensor_data(file, t)?;
     let start = usize_of(t.data_start, name)?;
     let (len, scale) = if t.ggml_type == GgmlType::I2_S {
-        if cols % 128 != 0 {
+        if !cols.is_multiple_of(128) {
             return Err(ModelError::BadTensor {
                 tensor: name.into(),
                 detail: format!("I2_S rows of {cols} are not a multiple of 128"),
