@@ -4,6 +4,7 @@
 //! `api` is the thin wasm-bindgen layer.
 
 pub mod gguf;
+pub mod norms;
 pub mod quant;
 
 #[cfg(target_arch = "wasm32")]
