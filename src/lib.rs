@@ -5,6 +5,7 @@
 
 pub mod gguf;
 pub mod quant;
+pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

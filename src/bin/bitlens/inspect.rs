@@ -5,7 +5,10 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let g = bitlens::gguf::Gguf::parse(&bytes).map_err(|e| format!("{path}: {e}"))?;
     for t in &g.tensors {
-        println!("{} {:?} {} {} {}", t.name, t.dims, t.ggml_type, t.offset, t.n_bytes);
+        println!(
+            "{} {:?} {} {} {}",
+            t.name, t.dims, t.ggml_type, t.offset, t.n_bytes
+        );
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `bitlens`: the native command line. Each subcommand lives in its own module.
 
 mod inspect;
+mod tokenize;
 
 use std::process::ExitCode;
 
@@ -8,6 +9,7 @@ const USAGE: &str = "usage: bitlens <command> [args]
 
 commands:
   inspect FILE [--json]      metadata and tensor table of a GGUF file
+  tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
 ";
 
 fn main() -> ExitCode {
@@ -19,6 +21,7 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "inspect" => inspect::main(rest),
+        "tokenize" => tokenize::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
