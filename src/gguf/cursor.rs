@@ -30,6 +30,13 @@ impl<'a> Cursor<'a> {
         self.file_len.saturating_sub(self.pos)
     }
 
+    /// Bytes after the cursor that are actually in the buffer: the bound for preallocation, so
+    /// that a count which the file could hold but the bytes seen so far do not cannot make us
+    /// reserve memory the input has not justified yet.
+    pub fn remaining_in_buf(&self) -> u64 {
+        (self.buf.len() as u64).saturating_sub(self.pos)
+    }
+
     /// Takes `n` bytes; `what` names the field for the error (built only on failure).
     pub fn take(&mut self, n: u64, what: impl FnOnce() -> String) -> Result<&'a [u8], GgufError> {
         let end = self

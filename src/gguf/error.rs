@@ -83,6 +83,11 @@ pub enum GgufError {
         offset: u64,
         tensor: String,
     },
+    /// The tensor's byte size does not fit in 64 bits.
+    SizeOverflow {
+        offset: u64,
+        tensor: String,
+    },
     UnknownTensorType {
         offset: u64,
         tensor: String,
@@ -140,6 +145,7 @@ impl GgufError {
             TooManyDims { .. } => "too_many_dims",
             NegativeDim { .. } => "negative_dim",
             ElementCountOverflow { .. } => "element_count_overflow",
+            SizeOverflow { .. } => "size_overflow",
             UnknownTensorType { .. } => "unknown_tensor_type",
             RowNotBlockMultiple { .. } => "row_not_block_multiple",
             UnalignedOffset { .. } => "unaligned_offset",
@@ -209,6 +215,10 @@ impl fmt::Display for GgufError {
             ElementCountOverflow { offset, tensor } => write!(
                 f,
                 "tensor '{tensor}' at offset {offset}: element count overflows 63 bits"
+            ),
+            SizeOverflow { offset, tensor } => write!(
+                f,
+                "tensor '{tensor}' at offset {offset}: byte size overflows 64 bits"
             ),
             UnknownTensorType { offset, tensor, type_id } => write!(
                 f,

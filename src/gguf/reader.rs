@@ -113,8 +113,9 @@ impl Gguf {
         // A key/value takes at least 8 (key length) + 4 (type) + 1 bytes... use 12 as ggml does.
         bound(n_kv, 12, c.remaining_in_file(), n_kv_at, "metadata count")?;
 
-        let mut metadata = Vec::with_capacity(n_kv as usize);
-        let mut key_index = HashMap::with_capacity(n_kv as usize);
+        let cap = prealloc(n_kv, 12, &c);
+        let mut metadata = Vec::with_capacity(cap);
+        let mut key_index = HashMap::with_capacity(cap);
         for i in 0..n_kv {
             let at = c.pos();
             let key = c.string(|| format!("key of metadata entry {i}"))?;
@@ -165,8 +166,9 @@ impl Gguf {
             n_tensors_at,
             "tensor count",
         )?;
-        let mut raw = Vec::with_capacity(n_tensors as usize);
-        let mut tensor_index = HashMap::with_capacity(n_tensors as usize);
+        let cap = prealloc(n_tensors, 24, &c);
+        let mut raw = Vec::with_capacity(cap);
+        let mut tensor_index = HashMap::with_capacity(cap);
         for i in 0..n_tensors {
             let t = read_tensor_info(&mut c, i)?;
             if tensor_index.contains_key(&t.name) {
@@ -286,6 +288,14 @@ fn bound(
     Ok(())
 }
 
+/// How many elements of at least `min_size` bytes to reserve room for: no more than the bytes
+/// actually present can hold. `bound` checks counts against the whole file, but a streaming
+/// prefix (or a big file whose header lies about its counts) must not make us reserve memory for
+/// entries we have not seen; past this the vectors grow with the entries really parsed.
+fn prealloc(count: u64, min_size: u64, c: &Cursor) -> usize {
+    count.min(c.remaining_in_buf() / min_size) as usize
+}
+
 fn read_value(c: &mut Cursor, key: &str) -> Result<Value, GgufError> {
     let at = c.pos();
     let type_id = c.u32(|| format!("value type of key '{key}'"))?;
@@ -371,7 +381,7 @@ fn read_array(c: &mut Cursor, key: &str) -> Result<Array, GgufError> {
         ValueType::I64 => Array::I64(fixed(c, count, key, i64::from_le_bytes)?),
         ValueType::F64 => Array::F64(fixed(c, count, key, f64::from_le_bytes)?),
         ValueType::String => {
-            let mut v = Vec::with_capacity(count as usize);
+            let mut v = Vec::with_capacity(prealloc(count, 8, c));
             for i in 0..count {
                 v.push(c.string(|| format!("element {i} of key '{key}'"))?);
             }
@@ -460,13 +470,10 @@ fn resolve_tensors(
     let mut starts: Vec<u64> = raw.iter().map(|t| t.offset).collect();
     starts.sort_unstable();
     let mut out = Vec::with_capacity(raw.len());
+    let mut fork_ids_seen = false;
     for t in raw {
-        let ggml_type =
-            GgmlType::from_id(t.type_id, fork).ok_or_else(|| GgufError::UnknownTensorType {
-                offset: t.info_offset,
-                tensor: t.name.clone(),
-                type_id: t.type_id,
-            })?;
+        let ggml_type = resolve_type(&t, fork, data_offset, file_len, notes)?;
+        fork_ids_seen |= ggml_type.is_fork_only();
         let ne0 = t.dims.first().copied().unwrap_or(1);
         if ne0 % ggml_type.block_size() != 0 {
             return Err(GgufError::RowNotBlockMultiple {
@@ -483,22 +490,27 @@ fn resolve_tensors(
                 alignment,
             });
         }
-        let (n_bytes, size_inferred) = match ggml_type.tensor_bytes(ne0, t.n_elements) {
-            Some(n) => (n, false),
-            None => {
-                let next = starts
-                    .iter()
-                    .copied()
-                    .find(|&s| s > t.offset)
-                    .unwrap_or(data_len);
-                notes.push(format!(
-                    "tensor '{}': {} has no fixed size; its extent is taken as the {} bytes up to the next tensor",
-                    t.name,
-                    ggml_type.name(),
-                    next.saturating_sub(t.offset)
-                ));
-                (next.saturating_sub(t.offset), true)
-            }
+        let (n_bytes, size_inferred) = if ggml_type.has_fixed_size() {
+            let n = ggml_type.tensor_bytes(ne0, t.n_elements).ok_or_else(|| {
+                GgufError::SizeOverflow {
+                    offset: t.info_offset,
+                    tensor: t.name.clone(),
+                }
+            })?;
+            (n, false)
+        } else {
+            // Sorted starts: the first one after ours bounds our extent (binary search, so a
+            // table of many such tensors stays O(n log n)).
+            let i = starts.partition_point(|&s| s <= t.offset);
+            let next = starts.get(i).copied().unwrap_or(data_len).min(data_len);
+            let n = next.saturating_sub(t.offset);
+            notes.push(format!(
+                "tensor '{}': {} has no fixed size; its extent is taken as the {} bytes up to the next tensor",
+                t.name,
+                ggml_type.name(),
+                n
+            ));
+            (n, true)
         };
         let start = data_offset.checked_add(t.offset);
         let end = start.and_then(|s| s.checked_add(n_bytes));
@@ -525,8 +537,57 @@ fn resolve_tensors(
             }
         }
     }
+    if fork_ids_seen {
+        notes.push(
+            "type ids 36..39 are read as bitnet.cpp's I2_S, I8_S, TL1, TL2 (fork architecture)"
+                .to_string(),
+        );
+    }
     layout_notes(&out, alignment, notes);
     Ok(out)
+}
+
+/// The ggml type of a tensor. Ids 36..39 take bitnet.cpp's meaning in a fork-architecture file
+/// when the tensor's bytes fit in the file under that meaning; otherwise the mainline meaning
+/// (39 = MXFP4; 36..38 were removed) applies, and if there is none the fork meaning is kept so
+/// that the error says the fork tensor runs past the end.
+fn resolve_type(
+    t: &RawTensor,
+    fork: bool,
+    data_offset: u64,
+    file_len: u64,
+    notes: &mut Vec<String>,
+) -> Result<GgmlType, GgufError> {
+    let mainline = GgmlType::from_id(t.type_id, false);
+    let fork_type = GgmlType::from_id(t.type_id, fork).filter(|ty| ty.is_fork_only());
+    match (fork_type, mainline) {
+        (Some(f), Some(m)) => {
+            let ne0 = t.dims.first().copied().unwrap_or(1);
+            let fits = !f.has_fixed_size()
+                || f.tensor_bytes(ne0, t.n_elements)
+                    .and_then(|n| data_offset.checked_add(t.offset)?.checked_add(n))
+                    .is_some_and(|end| end <= file_len);
+            if fits {
+                Ok(f)
+            } else {
+                notes.push(format!(
+                    "tensor '{}': type id {} does not fit as {}; read with its mainline meaning {}",
+                    t.name,
+                    t.type_id,
+                    f.name(),
+                    m.name()
+                ));
+                Ok(m)
+            }
+        }
+        (Some(f), None) => Ok(f),
+        (None, Some(m)) => Ok(m),
+        (None, None) => Err(GgufError::UnknownTensorType {
+            offset: t.info_offset,
+            tensor: t.name.clone(),
+            type_id: t.type_id,
+        }),
+    }
 }
 
 /// ggml's strict reader wants tensors back to back in declaration order; llama.cpp does not.

@@ -1,5 +1,7 @@
 //! Tensor types and their conversion to f32.
 
+pub mod dequant;
 pub mod types;
 
+pub use dequant::{dequantize_rows, DequantError, TensorRowsError};
 pub use types::GgmlType;

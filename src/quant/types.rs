@@ -159,12 +159,17 @@ impl GgmlType {
             GgmlType::TL1 | GgmlType::TL2 => None,
             _ => {
                 let block = self.block_size();
-                if ne0 % block != 0 {
+                if !ne0.is_multiple_of(block) {
                     return None;
                 }
                 (n_elements / block).checked_mul(self.block_bytes())
             }
         }
+    }
+
+    /// False for the fork's TL1/TL2, whose byte size depends on the kernel build.
+    pub fn has_fixed_size(self) -> bool {
+        !matches!(self, GgmlType::TL1 | GgmlType::TL2)
     }
 
     /// Names of every known type, for help texts and the page.
@@ -182,6 +187,8 @@ impl std::fmt::Display for GgmlType {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn fork_ids_depend_on_arch() {

@@ -1,6 +1,13 @@
 //! `bitlens`: the native command line. Each subcommand lives in its own module.
 
+// Native only (it uses serde_json and env_logger): wasm-pack's test build also compiles this
+// target for wasm32, where it is empty.
+#![cfg_attr(target_arch = "wasm32", no_main)]
+#![cfg(not(target_arch = "wasm32"))]
+
+mod export;
 mod inspect;
+mod stats;
 mod tokenize;
 
 use std::process::ExitCode;
@@ -9,10 +16,14 @@ const USAGE: &str = "usage: bitlens <command> [args]
 
 commands:
   inspect FILE [--json]      metadata and tensor table of a GGUF file
+  stats FILE [--json]        norm gamma statistics per layer (records if BITNET_RESCALE_GAMMA_ON_LOAD=1)
+  export FILE OUT            write FILE with the experimental gamma rescale if BITNET_RESCALE_GAMMA_ON_LOAD=1
   tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
 ";
 
 fn main() -> ExitCode {
+    // Warnings show by default; RUST_LOG=info shows the rescale's per-tensor lines.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(cmd) = args.first() else {
         eprint!("{USAGE}");
@@ -21,6 +32,8 @@ fn main() -> ExitCode {
     let rest = &args[1..];
     let result = match cmd.as_str() {
         "inspect" => inspect::main(rest),
+        "stats" => stats::main(rest),
+        "export" => export::main(rest),
         "tokenize" => tokenize::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

@@ -1,0 +1,126 @@
+//! Helpers shared by the integration tests: a byte-level GGUF builder (for files the crate's
+//! writer refuses to make), a per-thread allocation counter, and fixture paths.
+#![allow(dead_code)]
+
+pub mod gguf_py;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::path::PathBuf;
+
+/// Writes GGUF fields little-endian, one call per field, so a test can put anything anywhere.
+#[derive(Default)]
+pub struct Bytes(pub Vec<u8>);
+
+impl Bytes {
+    /// "GGUF", version, n_tensors, n_kv.
+    pub fn header(version: u32, n_tensors: u64, n_kv: u64) -> Bytes {
+        let mut b = Bytes::default();
+        b.raw(b"GGUF").u32(version).u64(n_tensors).u64(n_kv);
+        b
+    }
+    pub fn raw(&mut self, x: &[u8]) -> &mut Self {
+        self.0.extend_from_slice(x);
+        self
+    }
+    pub fn u8(&mut self, x: u8) -> &mut Self {
+        self.raw(&[x])
+    }
+    pub fn u32(&mut self, x: u32) -> &mut Self {
+        self.raw(&x.to_le_bytes())
+    }
+    pub fn u64(&mut self, x: u64) -> &mut Self {
+        self.raw(&x.to_le_bytes())
+    }
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.u64(s.len() as u64).raw(s.as_bytes())
+    }
+    /// A key with a u32 value.
+    pub fn kv_u32(&mut self, key: &str, v: u32) -> &mut Self {
+        self.str(key).u32(4).u32(v)
+    }
+    pub fn kv_str(&mut self, key: &str, v: &str) -> &mut Self {
+        self.str(key).u32(8).str(v)
+    }
+    /// A tensor-table entry.
+    pub fn tensor(&mut self, name: &str, dims: &[u64], type_id: u32, offset: u64) -> &mut Self {
+        self.str(name).u32(dims.len() as u32);
+        for &d in dims {
+            self.u64(d);
+        }
+        self.u32(type_id).u64(offset)
+    }
+    /// Zero bytes up to a multiple of `a`.
+    pub fn pad_to(&mut self, a: usize) -> &mut Self {
+        while !self.0.len().is_multiple_of(a) {
+            self.0.push(0);
+        }
+        self
+    }
+    pub fn zeros(&mut self, n: usize) -> &mut Self {
+        self.0.resize(self.0.len() + n, 0);
+        self
+    }
+    pub fn pos(&self) -> u64 {
+        self.0.len() as u64
+    }
+    pub fn done(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// Counts the bytes the *current thread* allocates (tests run in parallel threads). Install with
+/// `#[global_allocator] static A: common::CountingAlloc = common::CountingAlloc;`.
+pub struct CountingAlloc;
+
+thread_local! {
+    static ALLOCATED: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATED.try_with(|a| a.set(a.get() + layout.size() as u64));
+        System.alloc(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATED.try_with(|a| a.set(a.get() + new_size as u64));
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+/// Bytes allocated by this thread while running `f` (a sum, not a peak: an upper bound).
+pub fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, u64) {
+    let before = ALLOCATED.with(|a| a.get());
+    let r = f();
+    (r, ALLOCATED.with(|a| a.get()) - before)
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name)
+}
+
+pub fn read_fixture(name: &str) -> Vec<u8> {
+    let p = fixture(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A small deterministic generator (xorshift64*), so tests need no dependency and are repeatable.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+}
