@@ -41,6 +41,8 @@ pub fn kind_rank(kind: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn detects_bitnet_norms() {

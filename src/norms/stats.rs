@@ -308,6 +308,8 @@ fn summarize_kinds(stats: &[NormStats]) -> Vec<KindSummary> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn moments_of_a_small_vector() {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The README's test command: native tests, the same tests plus wasm-only ones in real Chromium,
+# then the page end to end in Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build.sh --test
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+
+echo "== cargo test (native)" >&2
+cargo test
+
+echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
+# Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
+CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
+  --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
+# wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's unit
+# tests and tests/web_*.rs really ran in the browser.
+ran=$(grep -Ec 'test result: ok\. [1-9][0-9]* passed' /tmp/bitlens-wasm-test.$$.log || true)
+if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' /tmp/bitlens-wasm-test.$$.log; then
+  echo "test.sh: wasm-pack test did not run the lib's and tests/web_*.rs's tests in the browser" >&2
+  rm -f /tmp/bitlens-wasm-test.$$.log
+  exit 1
+fi
+rm -f /tmp/bitlens-wasm-test.$$.log
+
+echo "== end-to-end tests (node --test + playwright-core, /usr/bin/chromium)" >&2
+node --test --test-concurrency=1 tests/e2e/

@@ -1,0 +1,157 @@
+// The page end to end in Chromium: the embedded model on start, a chosen and a dropped GGUF, a
+// corrupt file (error shown, previous file still displayed and usable), markup in metadata.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { launch, openPage, serve } from './browser.mjs';
+import { writeGguf } from './gguf-writer.mjs';
+
+const fixture = (name) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
+const I2S = fixture('bitnet-b158-tiny-i2_s.gguf');
+const TQ2 = fixture('bitnet-tiny-tq2_0.gguf');
+const WAIT = { timeout: 20_000 };
+
+let browser;
+let server;
+
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A fresh page with the default model fully loaded. */
+async function loadedPage() {
+  const { page, problems } = await openPage(browser, server.url);
+  page.setDefaultTimeout(WAIT.timeout);
+  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  return { page, problems };
+}
+
+/** The cells of the tensor table's row for `name`, as text. */
+async function tensorRow(page, name) {
+  const row = page.locator(`bit-lens table.tensors tr[data-name="${name}"]`);
+  await row.waitFor(WAIT);
+  return row.locator('td').allTextContents();
+}
+
+const title = (page) => page.locator('bit-lens h2.file-name').textContent();
+
+describe('bitlens page', () => {
+  test('opens the embedded default model on start', { timeout: 60_000 }, async () => {
+    const { page, problems } = await loadedPage();
+    assert.equal(await title(page), 'default.gguf');
+    assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
+      'blk.0.attn_q.weight', 'I2_S', '[256, 256]', '281600', '16416',
+    ]);
+    assert.deepEqual(await tensorRow(page, 'blk.0.ffn_down.weight'), [
+      'blk.0.ffn_down.weight', 'I2_S', '[512, 256]', '398528', '32800',
+    ]);
+    assert.deepEqual(await tensorRow(page, 'token_embd.weight'), [
+      'token_embd.weight', 'F16', '[256, 512]', '17408', '262144',
+    ]);
+    const arch = page.locator('bit-lens table.metadata tr[data-key="general.architecture"] td');
+    assert.deepEqual(await arch.allTextContents(), ['general.architecture', 'string', 'bitnet-b1.58']);
+    const progress = await page.locator('bit-lens .progress-text').textContent();
+    assert.match(progress, /^default\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a chosen file replaces the table', { timeout: 60_000 }, async () => {
+    const { page, problems } = await loadedPage();
+    await page.locator('bit-lens input[type=file]').setInputFiles(TQ2);
+    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-tiny-tq2_0.gguf' }).waitFor(WAIT);
+    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+    assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
+      'blk.0.attn_q.weight', 'TQ2_0', '[256, 256]', '149536', '16896',
+    ]);
+    const rows = await page.locator('bit-lens table.tensors tbody tr').count();
+    assert.ok(rows > 20, `${rows} rows`);
+    assert.equal(await page.locator('bit-lens table.tensors tr[data-name="blk.0.attn_sub_norm.weight"]').count(), 1);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a corrupt file shows its error and leaves the previous file usable', { timeout: 60_000 }, async () => {
+    const { page } = await loadedPage();
+    const bytes = readFileSync(I2S);
+    const bad = Buffer.from(bytes.subarray(0, 4096));
+    bad[3] = 'X'.charCodeAt(0);
+    await page.locator('bit-lens input[type=file]').setInputFiles({
+      name: 'corrupt.gguf', mimeType: 'application/octet-stream', buffer: bad,
+    });
+    const error = page.locator('bit-lens .error');
+    await error.waitFor({ state: 'visible', ...WAIT });
+    assert.equal(
+      await error.textContent(),
+      'Could not open corrupt.gguf: bad magic at offset 0: expected "GGUF", found 47 47 55 58 (bad_magic)',
+    );
+    // The previous file is still on screen...
+    assert.equal(await title(page), 'default.gguf');
+    assert.equal((await tensorRow(page, 'blk.0.attn_q.weight'))[1], 'I2_S');
+
+    // ... also after a file whose header parses but whose tensors run past its end.
+    await page.locator('bit-lens input[type=file]').setInputFiles({
+      name: 'cut.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(bytes.subarray(0, 300_000)),
+    });
+    await page.locator('bit-lens .error', { hasText: 'cut.gguf' }).waitFor(WAIT);
+    assert.match(
+      await error.textContent(),
+      /^Could not open cut\.gguf: tensor '[^']+': data spans bytes \d+\.\.\d+ but the file has 300000 bytes \(tensor_past_end\)$/,
+    );
+    assert.equal(await title(page), 'default.gguf');
+
+    // ... and usable: its full token list still comes from the worker.
+    const tokens = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"]');
+    await tokens.locator('button.show-all').click();
+    const all = await tokens.locator('pre.all').textContent();
+    const lines = all.split('\n');
+    const count = Number((await tokens.locator('td').nth(2).textContent()).match(/× (\d+)/)[1]);
+    assert.equal(lines.length, count);
+    assert.match(lines[count - 1], new RegExp(`^${count - 1}\t"`));
+    await page.close();
+  });
+
+  test('metadata markup is shown as text, never parsed', { timeout: 60_000 }, async () => {
+    const { page, problems } = await loadedPage();
+    const file = writeGguf(
+      [
+        ['general.architecture', 'llama'],
+        ['general.name', '<b>x</b>'],
+        ['test.<i>key</i>', '<img src=x onerror="window.__pwned=1">'],
+        ['general.alignment', 32],
+      ],
+      [{ name: '<u>t</u>', dims: [4, 2] }],
+    );
+    // A synthetic drop, as a user dragging the file onto the page.
+    await page.evaluate(async (bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], 'markup.gguf'));
+      const drop = document.querySelector('bit-lens').shadowRoot.querySelector('.drop');
+      drop.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [...file]);
+    await page.locator('bit-lens h2.file-name', { hasText: 'markup.gguf' }).waitFor(WAIT);
+    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+    const name = page.locator('bit-lens table.metadata tr[data-key="general.name"] td.value');
+    assert.equal(await name.textContent(), '<b>x</b>');
+    const odd = page.locator('bit-lens table.metadata tr[data-key="test.<i>key</i>"] td');
+    assert.deepEqual(await odd.allTextContents(), [
+      'test.<i>key</i>', 'string', '<img src=x onerror="window.__pwned=1">',
+    ]);
+    assert.deepEqual(await tensorRow(page, '<u>t</u>'), ['<u>t</u>', 'F32', '[4, 2]', String(file.length - 32), '32']);
+    const injected = await page.evaluate(() => {
+      const root = document.querySelector('bit-lens').shadowRoot;
+      return root.querySelectorAll('table b, table i, table img, table u').length;
+    });
+    assert.equal(injected, 0);
+    assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});

@@ -1,0 +1,129 @@
+// The worker owns the wasm module and the GgufFiles: the page posts requests in, results come
+// back as plain objects. A file streams from a File/Blob (File.slice chunks) or from a URL
+// (the response body) straight into the buffer GgufFile allocated at the file's size.
+//
+// Messages in:  {id, type: 'openBlob', blob, name} | {id, type: 'openUrl', url, name}
+//               {id, type: 'array', file, key}
+// Messages out: {id, type: 'progress', loaded, total}
+//               {id, type: 'header', info, metadata, tensors}   (before the data has finished)
+//               {id, type: 'loaded', info, seconds}
+//               {id, type: 'array', array}
+//               {id, type: 'error', error: {message, kind}}
+// `id` is the request's; for 'array' requests `file` is the id of the open request.
+import init, { GgufFile } from './pkg/bitlens.js';
+import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
+
+const wasmReady = init();
+
+/** id of the open request → GgufFile, for the last complete file and the one loading. */
+const files = new Map();
+let currentId = null; // the last file that loaded completely
+let latestOpen = null; // a newer open abandons an older one still streaming
+
+const post = (msg) => self.postMessage(msg);
+
+function plainError(e) {
+  return {
+    message: String(e && e.message !== undefined ? e.message : e),
+    kind: (e && e.kind) || 'error',
+  };
+}
+
+async function* blobChunks(blob) {
+  for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
+    const buf = await blob.slice(at, Math.min(at + CHUNK_BYTES, blob.size)).arrayBuffer();
+    yield new Uint8Array(buf);
+  }
+}
+
+async function* bodyChunks(body) {
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    yield value;
+  }
+}
+
+async function urlSource(url) {
+  const res = await fetch(url);
+  if (!res.ok) throw Object.assign(new Error(`${url}: HTTP ${res.status}`), { kind: 'http' });
+  const len = Number(res.headers.get('content-length'));
+  if (res.body && Number.isSafeInteger(len) && len >= 0 && !res.headers.get('content-encoding')) {
+    return { size: len, chunks: bodyChunks(res.body) };
+  }
+  const blob = await res.blob();
+  return { size: blob.size, chunks: blobChunks(blob) };
+}
+
+async function open(id, size, chunks) {
+  latestOpen = id;
+  const t0 = performance.now();
+  const file = new GgufFile(size);
+  files.set(id, file);
+  let headerSent = false;
+  let lastProgress = 0;
+  const sendHeader = () => {
+    post({ id, type: 'header', info: file.info(), metadata: file.metadata(), tensors: file.tensors() });
+    headerSent = true;
+  };
+  try {
+    for await (const chunk of chunks) {
+      if (latestOpen !== id) {
+        throw Object.assign(new Error('superseded by a newer file'), { kind: 'superseded' });
+      }
+      file.push(chunk);
+      if (!headerSent && file.headerReady) sendHeader();
+      const now = performance.now();
+      if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
+        lastProgress = now;
+        post({ id, type: 'progress', loaded: file.loaded, total: file.total });
+      }
+    }
+    file.finish();
+    if (!headerSent) sendHeader();
+    const seconds = (performance.now() - t0) / 1000;
+    post({ id, type: 'progress', loaded: file.loaded, total: file.total });
+    const previous = currentId;
+    currentId = id;
+    if (previous !== null && previous !== id) {
+      files.get(previous)?.free();
+      files.delete(previous);
+    }
+    post({ id, type: 'loaded', info: file.info(), seconds });
+  } catch (e) {
+    files.delete(id);
+    file.free();
+    throw e;
+  }
+}
+
+function fileFor(id) {
+  const file = files.get(id);
+  if (!file) throw Object.assign(new Error(`file ${id} is not open`), { kind: 'not_open' });
+  return file;
+}
+
+self.onmessage = async ({ data: msg }) => {
+  const { id } = msg;
+  try {
+    await wasmReady;
+    switch (msg.type) {
+      case 'openBlob':
+        await open(id, msg.blob.size, blobChunks(msg.blob));
+        break;
+      case 'openUrl': {
+        const { size, chunks } = await urlSource(msg.url);
+        await open(id, size, chunks);
+        break;
+      }
+      case 'array':
+        post({ id, type: 'array', array: fileFor(msg.file).array(msg.key) });
+        break;
+      default:
+        throw new Error(`unknown request '${msg.type}'`);
+    }
+  } catch (e) {
+    post({ id, type: 'error', error: plainError(e) });
+  }
+};
