@@ -182,3 +182,52 @@ fn rope_cos_sin_against_glibc() {
     );
     assert!(worst_ulps <= 1, "{worst_ulps} ulp");
 }
+
+fn get(v: &wasm_bindgen::JsValue, key: &str) -> wasm_bindgen::JsValue {
+    js_sys::Reflect::get(v, &key.into()).unwrap()
+}
+
+/// The page's path: `GgufFile` filled by chunks, `ModelRunner` with both modes, text in through
+/// the tokenizer, greedy tokens out; the baseline equals bitnet.cpp's golden continuation.
+#[wasm_bindgen_test]
+fn model_runner_api_reproduces_golden_and_runs_both_modes() {
+    use bitlens::api::{GgufFile, ModelRunner};
+    let bytes: &[u8] = include_bytes!("fixtures/bitnet-b158-tiny-i2_s.gguf");
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json")).unwrap();
+    let case = &golden["cases"][1];
+    let mut file = GgufFile::new(bytes.len() as f64).unwrap();
+    for chunk in bytes.chunks(100_000) {
+        file.push(&js_sys::Uint8Array::from(chunk)).unwrap();
+    }
+    let opts = js_sys::JSON::parse(r#"{"temperature": 0, "ctx": 256, "maxTokens": 32}"#).unwrap();
+    let mut r = ModelRunner::load(&file, opts).unwrap();
+    let info = r.info().unwrap();
+    assert_eq!(get(&info, "ab"), true);
+    assert_eq!(get(&info, "nCtx").as_f64(), Some(256.0));
+
+    let ids = r.prompt(&file, case["prompt"].as_str().unwrap(), false).unwrap();
+    let want_prompt: Vec<u32> = case["prompt_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    assert_eq!(ids, want_prompt);
+    let want: Vec<u32> = case["greedy_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let mut got = Vec::new();
+    let mut ratio = 0.0;
+    loop {
+        let b = r.next_token(&file, "baseline").unwrap();
+        if b.is_undefined() {
+            break;
+        }
+        let rs = r.next_token(&file, "rescaled").unwrap();
+        got.push(get(&b, "token").as_f64().unwrap() as u32);
+        let pb = get(&js_sys::Array::from(&get(&get(&b, "probe"), "layers")).get(0), "attn_norm").as_f64().unwrap();
+        let pr = get(&js_sys::Array::from(&get(&get(&rs, "probe"), "layers")).get(0), "attn_norm").as_f64().unwrap();
+        ratio = pr / pb;
+    }
+    assert_eq!(got, want);
+    // Rescaled norms: attn_norm's output is sqrt(256) = 16 times the baseline's.
+    assert!((ratio - 16.0).abs() < 1e-2, "{ratio}");
+    let status = r.status("baseline").unwrap();
+    assert_eq!(get(&status, "stopReason"), "MaxTokens");
+    assert!(get(&get(&status, "timings"), "decode_ms").as_f64().unwrap() > 0.0);
+    assert!(r.next_token(&file, "nope").is_err());
+}

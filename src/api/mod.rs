@@ -16,6 +16,7 @@
 
 mod js;
 mod logger;
+mod model;
 mod norms;
 
 use js_sys::Uint8Array;
