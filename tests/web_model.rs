@@ -206,10 +206,22 @@ fn model_runner_api_reproduces_golden_and_runs_both_modes() {
     assert_eq!(get(&info, "ab"), true);
     assert_eq!(get(&info, "nCtx").as_f64(), Some(256.0));
 
-    let ids = r.prompt(&file, case["prompt"].as_str().unwrap(), false).unwrap();
-    let want_prompt: Vec<u32> = case["prompt_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let ids = r
+        .prompt(&file, case["prompt"].as_str().unwrap(), false)
+        .unwrap();
+    let want_prompt: Vec<u32> = case["prompt_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
     assert_eq!(ids, want_prompt);
-    let want: Vec<u32> = case["greedy_ids"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let want: Vec<u32> = case["greedy_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
     let mut got = Vec::new();
     let mut ratio = 0.0;
     loop {
@@ -219,8 +231,18 @@ fn model_runner_api_reproduces_golden_and_runs_both_modes() {
         }
         let rs = r.next_token(&file, "rescaled").unwrap();
         got.push(get(&b, "token").as_f64().unwrap() as u32);
-        let pb = get(&js_sys::Array::from(&get(&get(&b, "probe"), "layers")).get(0), "attn_norm").as_f64().unwrap();
-        let pr = get(&js_sys::Array::from(&get(&get(&rs, "probe"), "layers")).get(0), "attn_norm").as_f64().unwrap();
+        let pb = get(
+            &js_sys::Array::from(&get(&get(&b, "probe"), "layers")).get(0),
+            "attn_norm",
+        )
+        .as_f64()
+        .unwrap();
+        let pr = get(
+            &js_sys::Array::from(&get(&get(&rs, "probe"), "layers")).get(0),
+            "attn_norm",
+        )
+        .as_f64()
+        .unwrap();
         ratio = pr / pb;
     }
     assert_eq!(got, want);

@@ -19,6 +19,8 @@ mod logger;
 mod model;
 mod norms;
 
+pub use model::ModelRunner;
+
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 

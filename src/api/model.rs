@@ -192,8 +192,8 @@ impl ModelRunner {
         };
         let stops = tokenizer.eog_ids().to_vec();
         let (mut baseline, rescaled, records) = if o.ab {
-            let ab = AbPair::new(g, bytes, &model, n_ctx, sampler, o.max_tokens)
-                .map_err(model_error)?;
+            let ab =
+                AbPair::new(g, bytes, &model, n_ctx, sampler, o.max_tokens).map_err(model_error)?;
             (ab.baseline, Some(ab.rescaled), ab.records)
         } else {
             let gen = Generator::new(&model, model.norms.clone(), n_ctx, sampler, o.max_tokens)
