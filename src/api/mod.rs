@@ -17,6 +17,9 @@
 mod js;
 mod logger;
 mod norms;
+mod tokenizer;
+
+pub use tokenizer::GgufTokenizer;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
