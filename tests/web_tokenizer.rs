@@ -112,9 +112,8 @@ fn api_info_pieces_and_chat() {
     assert_eq!(get("nVocab").as_f64(), Some(512.0));
     assert_eq!(get("bos").as_f64(), Some(395.0));
     assert!(t.is_eog(397) && t.is_eog(396) && !t.is_eog(395));
-    let messages =
-        serde_wasm_bindgen::to_value(&serde_json::json!([{"role": "user", "content": "Hi"}]))
-            .unwrap();
+    // A plain JS array of plain objects, as the page passes it.
+    let messages = js_sys::JSON::parse(r#"[{"role": "user", "content": "Hi"}]"#).unwrap();
     assert_eq!(
         t.chat_prompt(messages, None).unwrap(),
         "User: Hi<|eot_id|>Assistant: "

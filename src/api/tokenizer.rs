@@ -51,7 +51,7 @@ struct TokenJs {
 struct TokenizerInfoJs {
     kind: &'static str,
     pre: &'static str,
-    n_vocab: usize,
+    n_vocab: u32,
     bos: Option<u32>,
     eos: Option<u32>,
     eot: Option<u32>,
@@ -123,7 +123,7 @@ impl GgufTokenizer {
                 crate::tokenizer::PreTokenizer::Gpt2 => "gpt-2",
                 crate::tokenizer::PreTokenizer::Smollm => "smollm",
             },
-            n_vocab: t.n_vocab(),
+            n_vocab: t.n_vocab() as u32,
             bos: t.bos(),
             eos: t.eos(),
             eot: t.eot(),
