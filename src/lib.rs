@@ -4,6 +4,8 @@
 //! `api` is the thin wasm-bindgen layer.
 
 pub mod gguf;
+pub mod kernels;
+pub mod model;
 pub mod norms;
 pub mod quant;
 

@@ -1,6 +1,6 @@
 //! Everything that can be wrong with a GGUF file, each naming where.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GgufError {
@@ -156,8 +156,25 @@ impl GgufError {
     }
 }
 
+/// One line whatever the file holds: names and keys come from the file and may contain control
+/// characters (a newline in a key must not split the CLI's one-line error).
 impl fmt::Display for GgufError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut msg = String::new();
+        self.write_message(&mut msg)?;
+        for c in msg.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                f.write_char(c)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl GgufError {
+    fn write_message(&self, f: &mut impl fmt::Write) -> fmt::Result {
         use GgufError::*;
         match self {
             NeedMore { needed } => write!(f, "need more bytes: the header continues past byte {needed}"),

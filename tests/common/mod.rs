@@ -98,6 +98,25 @@ pub fn allocated_by<T>(f: impl FnOnce() -> T) -> (T, u64) {
     (r, ALLOCATED.with(|a| a.get()) - before)
 }
 
+/// Everything a parse produced, as text: equal for equal parses even with NaN metadata values
+/// (`Gguf: PartialEq` follows f32, where NaN != NaN) and independent of hash-map order.
+pub fn fingerprint(r: &Result<bitlens::gguf::Gguf, bitlens::gguf::GgufError>) -> String {
+    match r {
+        Ok(g) => format!(
+            "v{} {:?} {:?} align {} data {} header {} len {} {:?}",
+            g.version,
+            g.metadata,
+            g.tensors,
+            g.alignment,
+            g.data_offset,
+            g.header_len,
+            g.file_len,
+            g.notes
+        ),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
 pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests")

@@ -1,0 +1,155 @@
+//! Softmax and single-query attention over an F16 KV cache, with the reference engines' F16
+//! rounding of the operands (fixtures README items 2, 3, 6).
+
+use half::f16;
+
+use super::float::{dot, hsum8, DotOrder};
+use super::math::expf_ggml;
+
+/// ggml's softmax over the (32-padded) KV cells on x86: `e_i = expf_ggml(x_i - max)`; each group
+/// of eight is summed in f32 (pairwise, as an AVX horizontal add) and the group sums are
+/// accumulated in f64; then each `e_i` is multiplied by `(float)(1/sum)`. Cells past `x.len()`
+/// count as masked (probability 0), which leaves the groups as ggml forms them.
+pub fn softmax(x: &mut [f32]) {
+    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0f64;
+    for group in x.chunks_mut(8) {
+        let mut lanes = [0f32; 8];
+        for (v, l) in group.iter_mut().zip(lanes.iter_mut()) {
+            *v = expf_ggml(*v - max);
+            *l = *v;
+        }
+        sum += hsum8(&lanes) as f64;
+    }
+    let inv = (1.0 / sum) as f32;
+    for v in x.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// How the engine being mirrored computes the two attention products (fixtures README item 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttnNumerics {
+    /// Summation order of q·k (q is always rounded to F16: it reaches the product as a view).
+    pub kq_order: DotOrder,
+    /// Round the softmax probabilities to F16 before multiplying by V (both engines in a
+    /// single-token decode, mainline always; bitnet.cpp keeps them F32 in a multi-token
+    /// prompt decode).
+    pub probs_f16: bool,
+    /// Summation order of p·V, over the cache length padded to 32 cells.
+    pub kqv_order: DotOrder,
+}
+
+/// llama.cpp pads the number of KV cells it attends over to a multiple of 32; the padding cells
+/// have probability 0 but decide which SIMD lane each cell's product lands in.
+pub const KV_PAD: usize = 32;
+
+/// One layer's KV cache: `n_ctx` positions of `kv_dim` F16 values each for K and for V.
+#[derive(Debug)]
+pub struct KvLayer {
+    pub k: Vec<f16>,
+    pub v: Vec<f16>,
+}
+
+/// Attention of one query position over cached positions `0..=pos`, all heads.
+///
+/// `q` is the roped query (`n_head * head_dim`), the cache holds roped keys and values, `att` is
+/// scratch of at least `pos + 1` floats, `qh` scratch of `head_dim`, `out` gets `n_head *
+/// head_dim`. Query head h reads KV head `h / (n_head / n_head_kv)`.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    q: &[f32],
+    layer: &KvLayer,
+    pos: usize,
+    n_head: usize,
+    n_head_kv: usize,
+    head_dim: usize,
+    numerics: AttnNumerics,
+    att: &mut [f32],
+    qh: &mut [f32],
+    out: &mut [f32],
+) {
+    let kv_dim = n_head_kv * head_dim;
+    let group = n_head / n_head_kv;
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let n = pos + 1;
+    for h in 0..n_head {
+        let kvh = h / group;
+        // q reaches the KQ product as a permuted view, so ggml rounds it to F16 first.
+        for (d, v) in qh.iter_mut().enumerate() {
+            *v = f16::from_f32(q[h * head_dim + d]).to_f32();
+        }
+        let att = &mut att[..n];
+        for (t, a) in att.iter_mut().enumerate() {
+            let k = &layer.k[t * kv_dim + kvh * head_dim..][..head_dim];
+            let kq = dot(numerics.kq_order, head_dim, |i| k[i].to_f32(), |i| qh[i]);
+            *a = kq * scale;
+        }
+        softmax(att);
+        if numerics.probs_f16 {
+            for a in att.iter_mut() {
+                *a = f16::from_f32(*a).to_f32();
+            }
+        }
+        // out[d] = Σ_t v[t][d] * p[t].
+        let o = &mut out[h * head_dim..(h + 1) * head_dim];
+        let vbase = kvh * head_dim;
+        let n_pad = n.div_ceil(KV_PAD) * KV_PAD;
+        for (d, od) in o.iter_mut().enumerate() {
+            let v = |t: usize| {
+                if t < n {
+                    layer.v[t * kv_dim + vbase + d].to_f32()
+                } else {
+                    0.0
+                }
+            };
+            let p = |t: usize| if t < n { att[t] } else { 0.0 };
+            *od = dot(numerics.kqv_order, n_pad, v, p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn softmax_sums_to_one_and_masks() {
+        let mut x = [1.0f32, 2.0, f32::NEG_INFINITY];
+        softmax(&mut x);
+        assert_eq!(x[2], 0.0);
+        assert!((x[0] + x[1] - 1.0).abs() < 1e-7);
+        assert!((x[1] / x[0] - std::f32::consts::E).abs() < 1e-5);
+    }
+
+    #[test]
+    fn attention_picks_gqa_head_and_weights_values() {
+        // 2 query heads sharing 1 KV head of dim 2; two cached positions.
+        let f = |v: f32| f16::from_f32(v);
+        let layer = KvLayer {
+            k: vec![f(1.0), f(0.0), f(0.0), f(1.0)],
+            v: vec![f(10.0), f(0.0), f(0.0), f(20.0)],
+        };
+        let q = [100.0f32, 0.0, 0.0, 100.0]; // head 0 looks at pos 0, head 1 at pos 1
+        let mut att = [0f32; 2];
+        let mut qh = [0f32; 2];
+        let mut out = [0f32; 4];
+        let r = AttnNumerics {
+            kq_order: DotOrder::GgmlVecDot,
+            probs_f16: false,
+            kqv_order: DotOrder::TinyBlas,
+        };
+        attend(&q, &layer, 1, 2, 1, 2, r, &mut att, &mut qh, &mut out);
+        assert!(
+            (out[0] - 10.0).abs() < 1e-3 && out[1].abs() < 1e-3,
+            "{out:?}"
+        );
+        assert!(
+            out[2].abs() < 1e-3 && (out[3] - 20.0).abs() < 1e-3,
+            "{out:?}"
+        );
+        // At pos 0 only the first cell is visible.
+        attend(&q, &layer, 0, 2, 1, 2, r, &mut att, &mut qh, &mut out);
+        assert_eq!(&out[2..], &[10.0, 0.0]);
+    }
+}

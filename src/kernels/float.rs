@@ -1,0 +1,175 @@
+//! Float dot products and matrix-vector products (F32, F16, BF16 weights).
+//!
+//! The reference engines sum float dot products in SIMD lanes, so the order of the additions is
+//! part of the result at the last-ulp level. Two orders occur in bitnet.cpp (both checked
+//! bit-exact against its trace by `tests/trace_i2s.rs`):
+//! - `dot_ggml_f16`: ggml's own `vec_dot_f16`, used whenever the activation is first converted
+//!   to F16 (KQ always, KQV in a single-token decode, the head when one logits row is wanted);
+//! - `dot8_fma`: llamafile's tinyBLAS (one eight-lane fused accumulator), used for F16 weights
+//!   times F32 activations with two or more token columns (KQV during a prompt decode).
+
+use half::{bf16, f16};
+
+/// Reduces eight lane sums the way an AVX `hsum` does: (l0+l4, l1+l5, l2+l6, l3+l7), then
+/// (a0+a2, a1+a3), then their sum.
+#[inline]
+pub fn hsum8(l: &[f32; 8]) -> f32 {
+    let a = [l[0] + l[4], l[1] + l[5], l[2] + l[6], l[3] + l[7]];
+    let b = [a[0] + a[2], a[1] + a[3]];
+    b[0] + b[1]
+}
+
+/// Eight-lane fused dot product of `n` terms `a(i) * b(i)` (tinyBLAS order).
+#[inline]
+pub fn dot8_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    for i in 0..n {
+        acc[i % 8] = a(i).mul_add(b(i), acc[i % 8]);
+    }
+    hsum8(&acc)
+}
+
+/// Eight-lane dot product without fusing (vectorizes everywhere, including wasm32 where a fused
+/// multiply-add is a slow library call). Differs from `dot8_fma` only in the last bits.
+#[inline]
+pub fn dot8(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let full = n / 8 * 8;
+    let mut i = 0;
+    while i < full {
+        for (l, al) in acc.iter_mut().enumerate() {
+            *al += a(i + l) * b(i + l);
+        }
+        i += 8;
+    }
+    for j in full..n {
+        acc[j % 8] += a(j) * b(j);
+    }
+    hsum8(&acc)
+}
+
+/// Rounds every element through F16 (round to nearest even), as ggml does when it converts an
+/// F32 activation to the F16 "vec_dot_type".
+pub fn round_to_f16(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = f16::from_f32(v).to_f32();
+    }
+}
+
+/// Rounds every element through BF16 (round to nearest even), ggml's BF16 vec_dot type.
+pub fn round_to_bf16(x: &[f32], out: &mut [f32]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = bf16::from_f32(v).to_f32();
+    }
+}
+
+#[inline]
+pub fn f16_at(bytes: &[u8], i: usize) -> f32 {
+    f16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32()
+}
+
+#[inline]
+pub fn bf16_at(bytes: &[u8], i: usize) -> f32 {
+    bf16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32()
+}
+
+#[inline]
+pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
+    f32::from_le_bytes([
+        bytes[4 * i],
+        bytes[4 * i + 1],
+        bytes[4 * i + 2],
+        bytes[4 * i + 3],
+    ])
+}
+
+/// The summation order of a float dot product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DotOrder {
+    /// ggml's `vec_dot_f16`/`vec_dot_f32` (`dot_ggml_f16`).
+    GgmlVecDot,
+    /// llamafile's tinyBLAS (`dot8_fma`).
+    TinyBlas,
+}
+
+/// `Σ a(i)·b(i)` in the given order.
+#[inline]
+pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    match order {
+        DotOrder::GgmlVecDot => dot_ggml_f16(n, a, b),
+        DotOrder::TinyBlas => dot8_fma(n, a, b),
+    }
+}
+
+/// Matrix-vector product of row-major float weights (`elem_at` reads element i of the flat
+/// data) with `x`, each row summed in `order`.
+pub fn matvec_float(
+    data: &[u8],
+    elem_at: fn(&[u8], usize) -> f32,
+    x: &[f32],
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    let cols = x.len();
+    for (r, o) in out.iter_mut().enumerate() {
+        let base = r * cols;
+        *o = dot(order, cols, |i| elem_at(data, base + i), |i| x[i]);
+    }
+}
+
+/// ggml's `ggml_vec_dot_f16` order on AVX2: four eight-lane accumulators over steps of 32
+/// (fused), reduced acc0+acc2, acc1+acc3, then together; the eight lanes are folded
+/// (l_i + l_{i+4}) and summed with two horizontal adds; the tail (n % 32) is added in order.
+pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [[0f32; 8]; 4];
+    let np = n / 32 * 32;
+    for i in (0..np).step_by(32) {
+        for (j, accj) in acc.iter_mut().enumerate() {
+            for (l, al) in accj.iter_mut().enumerate() {
+                let k = i + 8 * j + l;
+                *al = a(k).mul_add(b(k), *al);
+            }
+        }
+    }
+    let mut x = [0f32; 8];
+    for (l, xl) in x.iter_mut().enumerate() {
+        *xl = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    }
+    let t0 = [x[0] + x[4], x[1] + x[5], x[2] + x[6], x[3] + x[7]];
+    let mut sum = ((t0[0] + t0[1]) + (t0[2] + t0[3])) as f64;
+    for k in np..n {
+        sum += (a(k) * b(k)) as f64;
+    }
+    sum as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsum_order() {
+        // Values chosen so that a different association gives a different f32.
+        let l = [1e8f32, 1.0, -1e8, 1.0, 1.0, 0.0, 0.0, 0.0];
+        // (1e8+1) + (1+0) -> lanes a = [1e8+1 (=1e8), 1, -1e8, 1]; b = [0, 2]; sum 2.
+        assert_eq!(hsum8(&l), 2.0);
+    }
+
+    #[test]
+    fn f16_matvec() {
+        let w: Vec<u8> = [1.0f32, 2.0, 3.0, 4.0, 0.5, 0.25, 0.125, 1.0]
+            .iter()
+            .flat_map(|&v| f16::from_f32(v).to_le_bytes())
+            .collect();
+        let mut out = [0f32; 2];
+        matvec_float(
+            &w,
+            f16_at,
+            &[1.0, 1.0, 2.0, 0.0],
+            DotOrder::GgmlVecDot,
+            &mut out,
+        );
+        assert_eq!(out, [9.0, 1.0]);
+        assert_eq!(dot8_fma(3, |i| [1.0, 2.0, 3.0][i], |_| 2.0), 12.0);
+    }
+}

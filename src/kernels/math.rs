@@ -1,0 +1,77 @@
+//! The exponential the reference engines use on x86 (AVX2+FMA builds) for softmax and SiLU.
+//!
+//! ggml does not call libm's `expf` there: it evaluates a vectorized approximation (the Arm
+//! optimized-routines algorithm: range reduction by `n = round(x·log2 e)`, a degree-5
+//! polynomial in the remainder, scaling by 2^n; about 1.5 ulp). Computing the same steps in the
+//! same order with fused multiply-adds gives the engines' values bit for bit, which matters
+//! because a one-ulp difference in a softmax probability can flip an int8 rounding downstream.
+
+/// ggml's vector `expf` (AVX2 `ggml_v_expf`), one lane at a time.
+pub fn expf_ggml(x: f32) -> f32 {
+    let shift = f32::from_bits(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
+    let z = x.mul_add(f32::from_bits(0x3fb8_aa3b), shift); // log2(e)
+    let n = z - shift;
+    // b = x - n·ln2, with ln2 split in a high and a low part.
+    let b = (-n).mul_add(
+        f32::from_bits(0x35bf_be8e),
+        (-n).mul_add(f32::from_bits(0x3f31_7200), x),
+    );
+    let e = z.to_bits() << 23;
+    let k = f32::from_bits(e.wrapping_add(1f32.to_bits())); // 2^n
+    let u = b * b;
+    let c5 = f32::from_bits(0x3c07_2010);
+    let c4 = f32::from_bits(0x3d2b_9f17);
+    let c3 = f32::from_bits(0x3e2a_af33);
+    let c2 = f32::from_bits(0x3eff_fedb);
+    let c1 = f32::from_bits(0x3f7f_fff6);
+    let j = c5
+        .mul_add(b, c4)
+        .mul_add(u, c3.mul_add(b, c2))
+        .mul_add(u, c1 * b);
+    if n.abs() <= 126.0 {
+        return j.mul_add(k, k);
+    }
+    // |n| > 126: 2^n is built from two factors to avoid overflow/underflow in between.
+    let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };
+    let s1 = f32::from_bits(g.wrapping_add(0x7f00_0000));
+    if n.abs() > 192.0 {
+        return s1 * s1;
+    }
+    let s2 = f32::from_bits(e.wrapping_sub(g));
+    s2.mul_add(j, s2) * s1
+}
+
+/// SiLU as ggml's AVX2 `ggml_v_silu`: `x / (1 + exp(-x))`.
+pub fn silu_ggml(x: f32) -> f32 {
+    x / (1.0 + expf_ggml(-x))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_are_the_published_ones() {
+        assert_eq!(f32::from_bits(0x4b40_0000), 12582912.0); // 0x1.8p23
+        assert_eq!(f32::from_bits(0x3fb8_aa3b), std::f32::consts::LOG2_E); // 0x1.715476p+0
+        assert_eq!(f32::from_bits(0x3f31_7200), 0.693_145_75); // 0x1.62e4p-1
+    }
+
+    #[test]
+    fn close_to_exp_and_handles_extremes() {
+        for i in -2000..2000 {
+            let x = i as f32 * 0.043;
+            let want = (x as f64).exp();
+            let got = expf_ggml(x) as f64;
+            assert!(
+                ((got - want) / want).abs() < 3e-7,
+                "x = {x}: {got} vs {want}"
+            );
+        }
+        assert_eq!(expf_ggml(0.0), 1.0);
+        assert_eq!(expf_ggml(f32::NEG_INFINITY), 0.0);
+        assert_eq!(expf_ggml(-200.0), 0.0);
+        assert_eq!(expf_ggml(100.0), f32::INFINITY);
+        assert!((silu_ggml(1.0) - 0.731_058_6).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,140 @@
+//! The one matrix-vector interface: a `Matrix` is a view of a weight tensor's packed bytes in
+//! the file, `matvec` quantizes the activation the way the reference engine does for that weight
+//! type and calls the type's kernel.
+
+use crate::quant::GgmlType;
+
+use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
+use super::float::{bf16_at, f16_at, f32_at, matvec_float, round_to_bf16, round_to_f16, DotOrder};
+use super::ternary::{self, TQ1_BLOCK_BYTES};
+
+/// A weight matrix of `rows` outputs by `cols` inputs (`ne = [cols, rows]`), borrowed from the
+/// file's bytes, still packed.
+#[derive(Clone, Copy, Debug)]
+pub struct Matrix<'a> {
+    pub ty: GgmlType,
+    /// The packed data (for I2_S without the 32-byte scale tail).
+    pub data: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+    /// The per-tensor scale of an I2_S tensor (1 for other types).
+    pub scale: f32,
+}
+
+/// Weight types `matvec` can multiply.
+pub const MATVEC_TYPES: &[GgmlType] = &[
+    GgmlType::I2_S,
+    GgmlType::TQ1_0,
+    GgmlType::TQ2_0,
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::F32,
+];
+
+/// Reusable buffers for quantized activations (sized on first use, then reused).
+#[derive(Default, Debug)]
+pub struct ActScratch {
+    q: Vec<i8>,
+    d: Vec<f32>,
+    bsums: Vec<i16>,
+    xf: Vec<f32>,
+}
+
+impl ActScratch {
+    /// Bytes held, for memory reports.
+    pub fn bytes(&self) -> usize {
+        self.q.capacity()
+            + 4 * self.d.capacity()
+            + 2 * self.bsums.capacity()
+            + 4 * self.xf.capacity()
+    }
+}
+
+fn grow<T: Default + Clone>(v: &mut Vec<T>, n: usize) {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+}
+
+/// How F16/BF16/F32 weights meet the activation in the engine being mirrored (fixtures README
+/// item 2): ggml either converts the activation to the weight's "vec_dot type" (F16 or BF16)
+/// or, in tinyBLAS's multi-column products on bitnet.cpp, keeps it F32; and it sums in
+/// ggml's own or in tinyBLAS's order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FloatInput {
+    pub convert: bool,
+    pub order: DotOrder,
+}
+
+impl FloatInput {
+    /// ggml's own `vec_dot` on a converted activation (bitnet.cpp, one token column).
+    pub const VEC_DOT: FloatInput = FloatInput {
+        convert: true,
+        order: DotOrder::GgmlVecDot,
+    };
+    /// tinyBLAS on a converted activation (mainline x86).
+    pub const TINYBLAS_CONVERTED: FloatInput = FloatInput {
+        convert: true,
+        order: DotOrder::TinyBlas,
+    };
+    /// tinyBLAS on the F32 activation (bitnet.cpp, two or more token columns).
+    pub const TINYBLAS_F32: FloatInput = FloatInput {
+        convert: false,
+        order: DotOrder::TinyBlas,
+    };
+}
+
+/// `out = W x` for a weight of any supported type. `x.len() == w.cols`, `out.len() == w.rows`.
+pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
+    assert_eq!(x.len(), w.cols, "matvec input length");
+    assert_eq!(out.len(), w.rows, "matvec output length");
+    match w.ty {
+        GgmlType::I2_S => {
+            grow(&mut s.q, w.cols);
+            let q = &mut s.q[..w.cols];
+            let scale = quantize_i8_row(x, q);
+            i2s_kernel(w.data, w.scale, q, scale, out);
+        }
+        GgmlType::TQ1_0 | GgmlType::TQ2_0 => {
+            let nb = w.cols / Q8K_BLOCK;
+            grow(&mut s.q, w.cols);
+            grow(&mut s.d, nb);
+            grow(&mut s.bsums, nb * 16);
+            let (q, d) = (&mut s.q[..w.cols], &mut s.d[..nb]);
+            quantize_q8k(x, q, d, &mut s.bsums[..nb * 16]);
+            if w.ty == GgmlType::TQ2_0 {
+                ternary::matvec_tq2_lanes(w.data, tq2_lanes, q, d, &s.bsums[..nb * 16], out);
+            } else {
+                ternary::matvec_tq(w.data, TQ1_BLOCK_BYTES, ternary::tq1_block_dot, q, d, out);
+            }
+        }
+        GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 => {
+            let elem = match w.ty {
+                GgmlType::F16 => f16_at,
+                GgmlType::BF16 => bf16_at,
+                _ => f32_at,
+            };
+            let xs = match (float_input.convert, w.ty) {
+                (false, _) | (_, GgmlType::F32) => x,
+                (true, ty) => {
+                    grow(&mut s.xf, w.cols);
+                    let round = if ty == GgmlType::F16 {
+                        round_to_f16
+                    } else {
+                        round_to_bf16
+                    };
+                    round(x, &mut s.xf[..w.cols]);
+                    &s.xf[..w.cols]
+                }
+            };
+            matvec_float(w.data, elem, xs, float_input.order, out);
+        }
+        other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use super::simd128::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};

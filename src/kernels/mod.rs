@@ -1,0 +1,23 @@
+//! Compute kernels: one interface, a scalar reference for every operation.
+//!
+//! The numerics follow the reference engines exactly where the shared fixtures' README says they
+//! matter (int8 activation rounding, f64 sums in RMSNorm and softmax, f32 RoPE recurrence, F16
+//! rounding of attention operands). `simd128` versions of the ternary matrix-vector products
+//! (wasm32) give bit-identical results because their integer sums are exact; they are selected
+//! at compile time and tested against the scalar ones in Chromium.
+
+pub mod act;
+pub mod attention;
+pub mod float;
+pub mod math;
+pub mod matrix;
+pub mod norm;
+pub mod rope;
+pub mod ternary;
+
+#[cfg(target_arch = "wasm32")]
+pub mod simd128;
+
+pub use act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
+pub use matrix::{matvec, ActScratch, Matrix};
+pub use norm::rmsnorm;

@@ -1,0 +1,239 @@
+//! Scalar reference kernels for the ternary weight types (shared spec section 3).
+//!
+//! All three produce exact integer sums per row (I2_S) or per 256-block (TQ*), so any SIMD
+//! version must give bit-identical results.
+
+use half::f16;
+
+use super::act::Q8K_BLOCK;
+use super::float::hsum8;
+
+/// Bytes of I2_S packed data per 128-element block.
+pub const I2S_BLOCK_BYTES: usize = 32;
+/// Elements per I2_S block.
+pub const I2S_BLOCK: usize = 128;
+
+/// Sum of the int8 activations: the I2_S codes are stored offset by one (0 = -1, 1 = 0, 2 = +1),
+/// so `Σ (code-1)·q = Σ code·q − Σ q`.
+pub fn i8_sum(q: &[i8]) -> i32 {
+    q.iter().map(|&v| v as i32).sum()
+}
+
+/// `Σ code·q` over one I2_S row (`q.len()` elements, a multiple of 128).
+pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
+    let mut sum = 0i32;
+    for (blk, qb) in row
+        .chunks_exact(I2S_BLOCK_BYTES)
+        .zip(q.chunks_exact(I2S_BLOCK))
+    {
+        for p in 0..32 {
+            let b = blk[p] as i32;
+            sum += (b >> 6) * qb[p] as i32
+                + ((b >> 4) & 3) * qb[32 + p] as i32
+                + ((b >> 2) & 3) * qb[64 + p] as i32
+                + (b & 3) * qb[96 + p] as i32;
+        }
+    }
+    sum
+}
+
+/// I2_S matrix-vector product: `out[r] = (float)(Σ (code-1)·q) / s * w_scale` for each of
+/// `out.len()` rows of `q.len()` elements. `packed` is the tensor's packed data (without the
+/// scale tail); `s` is the activation scale from `quantize_i8_row`.
+pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
+    let row_bytes = q.len() / 4;
+    let qsum = i8_sum(q);
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
+        let sumi = i2s_row_dot(row, q) - qsum;
+        *o = sumi as f32 / s * w_scale;
+    }
+}
+
+/// Decodes element `e` (0..256) of a TQ2_0 block's `qs` to its code (0..3).
+#[inline]
+fn tq2_code(qs: &[u8], e: usize) -> i32 {
+    ((qs[(e / 128) * 32 + e % 32] >> (2 * ((e % 128) / 32))) & 3) as i32
+}
+
+pub const TQ2_BLOCK_BYTES: usize = 66;
+pub const TQ1_BLOCK_BYTES: usize = 54;
+
+/// The eight integer lane sums of one TQ2_0 block, as mainline's AVX2 `ggml_vec_dot_tq2_0_q8_K`
+/// forms them: lane n holds `Σ code·q` over the bytes `4n..4n+4` of each 32-byte chunk of `qs`
+/// (all four 2-bit planes, both chunks) minus the sum of `q[32n..32n+32]` (two Q8_K `bsums`).
+/// Their total is the block's `Σ (code-1)·q`; the split decides the float rounding after it.
+pub fn tq2_block_lanes(blk: &[u8], q: &[i8], bsums: &[i16]) -> [i32; 8] {
+    let mut lanes = [0i32; 8];
+    for j in 0..2 {
+        for l in 0..4 {
+            for k in 0..32 {
+                let code = ((blk[32 * j + k] >> (2 * l)) & 3) as i32;
+                lanes[k / 4] += code * q[128 * j + 32 * l + k] as i32;
+            }
+        }
+    }
+    for (n, lane) in lanes.iter_mut().enumerate() {
+        *lane -= bsums[2 * n] as i32 + bsums[2 * n + 1] as i32;
+    }
+    lanes
+}
+
+/// A TQ2_0 block's eight integer lane sums (scalar or SIMD).
+pub type Tq2LanesFn = fn(&[u8], &[i8], &[i16]) -> [i32; 8];
+
+/// TQ2_0 matrix-vector product against Q8_K activations, in mainline's AVX2 float order: per
+/// block each lane adds `(float)lane * (d_a * d_w)` to its own accumulator (fused), then the
+/// eight accumulators are reduced pairwise.
+pub fn matvec_tq2_lanes(
+    packed: &[u8],
+    block_lanes: Tq2LanesFn,
+    q: &[i8],
+    d: &[f32],
+    bsums: &[i16],
+    out: &mut [f32],
+) {
+    let n_blocks = q.len() / Q8K_BLOCK;
+    let row_bytes = n_blocks * TQ2_BLOCK_BYTES;
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
+        let mut acc = [0f32; 8];
+        for (b, blk) in row.chunks_exact(TQ2_BLOCK_BYTES).enumerate() {
+            let lanes = block_lanes(
+                blk,
+                &q[b * Q8K_BLOCK..(b + 1) * Q8K_BLOCK],
+                &bsums[16 * b..16 * (b + 1)],
+            );
+            let dw = f16::from_le_bytes([blk[64], blk[65]]).to_f32();
+            let dd = d[b] * dw;
+            for (a, &lane) in acc.iter_mut().zip(&lanes) {
+                *a = (lane as f32).mul_add(dd, *a);
+            }
+        }
+        *o = hsum8(&acc);
+    }
+}
+
+/// `Σ (code-1)·q` over one TQ2_0 block (mainline's generic `ggml_vec_dot_tq2_0_q8_K`).
+pub fn tq2_block_dot(blk: &[u8], q: &[i8]) -> i32 {
+    let qs = &blk[..64];
+    let mut sum = 0i32;
+    for (e, &qe) in q.iter().enumerate().take(Q8K_BLOCK) {
+        sum += (tq2_code(qs, e) - 1) * qe as i32;
+    }
+    sum
+}
+
+/// The ternary digit `n` (0..5) of a TQ1_0 byte: `((x * 3^n) mod 256 * 3) >> 8`.
+#[inline]
+fn trit(x: u8, n: u32) -> i32 {
+    let q = x.wrapping_mul(3u8.pow(n)) as u16;
+    ((q * 3) >> 8) as i32
+}
+
+/// `Σ (code-1)·q` over one TQ1_0 block.
+pub fn tq1_block_dot(blk: &[u8], q: &[i8]) -> i32 {
+    let qs = &blk[..48];
+    let qh = &blk[48..52];
+    let mut sum = 0i32;
+    for (e, &qe) in q.iter().enumerate().take(Q8K_BLOCK) {
+        let code = if e < 160 {
+            trit(qs[e % 32], (e / 32) as u32)
+        } else if e < 240 {
+            trit(qs[32 + (e - 160) % 16], ((e - 160) / 16) as u32)
+        } else {
+            trit(qh[(e - 240) % 4], ((e - 240) / 4) as u32)
+        };
+        sum += (code - 1) * qe as i32;
+    }
+    sum
+}
+
+/// TQ2_0 / TQ1_0 matrix-vector product against Q8_K activations (`q`, per-block `d`), as
+/// mainline does it: per block `sumf += (float)sumi * (d_a * d_w)`, in f32, in block order.
+pub fn matvec_tq(
+    packed: &[u8],
+    block_bytes: usize,
+    block_dot: fn(&[u8], &[i8]) -> i32,
+    q: &[i8],
+    d: &[f32],
+    out: &mut [f32],
+) {
+    let n_blocks = q.len() / Q8K_BLOCK;
+    let row_bytes = n_blocks * block_bytes;
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
+        let mut sumf = 0f32;
+        for (b, blk) in row.chunks_exact(block_bytes).enumerate() {
+            let sumi = block_dot(blk, &q[b * Q8K_BLOCK..(b + 1) * Q8K_BLOCK]);
+            let dw = f16::from_le_bytes([blk[block_bytes - 2], blk[block_bytes - 1]]).to_f32();
+            sumf += sumi as f32 * (d[b] * dw);
+        }
+        *o = sumf;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Packs codes (0..3) into I2_S layout, 128-element blocks.
+    pub(crate) fn pack_i2s(codes: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; codes.len() / 4];
+        for (n, &c) in codes.iter().enumerate() {
+            let (b, r) = (n / 128, n % 128);
+            let (plane, p) = (r / 32, r % 32);
+            out[32 * b + p] |= c << (6 - 2 * plane);
+        }
+        out
+    }
+
+    #[test]
+    fn i2s_matches_unpacked_dot() {
+        let cols = 256;
+        let rows = 3;
+        let codes: Vec<u8> = (0..rows * cols)
+            .map(|i| ((i * 7 + i / 5) % 3) as u8)
+            .collect();
+        let packed = pack_i2s(&codes);
+        let q: Vec<i8> = (0..cols)
+            .map(|i| ((i * 37) % 255) as i32 - 127)
+            .map(|v| v as i8)
+            .collect();
+        let mut out = vec![0f32; rows];
+        matvec_i2s(&packed, 0.5, &q, 2.0, &mut out);
+        for r in 0..rows {
+            let want: i32 = (0..cols)
+                .map(|c| (codes[r * cols + c] as i32 - 1) * q[c] as i32)
+                .sum();
+            assert_eq!(out[r], want as f32 / 2.0 * 0.5, "row {r}");
+        }
+    }
+
+    #[test]
+    fn tq2_and_tq1_decode_per_spec() {
+        // TQ2_0: element e=33 lives in qs[1] bits 2..3; e=200 in qs[32+8] bits 4..5.
+        let mut blk = vec![0u8; 66];
+        blk[1] = 2 << 2;
+        blk[40] = 0x55; // code 1 (weight 0) in all four planes
+        let mut q = vec![0i8; 256];
+        q[33] = 10;
+        q[200] = 3;
+        q[8] = 5; // qs[8] = 0 -> code 0 -> -1
+                  // e=8: code (qs[8]>>0)&3 = 0 -> -5. e=33: +10. e=200 ((200%128)/32 = 2 -> bits 4..5 of qs[40]) = 1 -> 0.
+        assert_eq!(tq2_block_dot(&blk, &q), -5 + 10);
+        // TQ1_0: byte for trits (2,1,0,0,0) -> v = 2*81 + 1*27 = 189; byte = (189*256+242)/243.
+        let byte = (189u32 * 256).div_ceil(243) as u8;
+        assert_eq!((trit(byte, 0), trit(byte, 1), trit(byte, 2)), (2, 1, 0));
+        let mut blk1 = vec![0u8; 54];
+        // all-ones code would need byte for (1,1,1,1,1) = 121.
+        let ones = (121u32 * 256).div_ceil(243) as u8;
+        blk1[..52].fill(ones);
+        blk1[5] = byte; // elements 5 (trit 0 -> +1), 37 (trit 1 -> 0), 69 (trit 2 -> -1)
+        let mut q1 = vec![1i8; 256];
+        q1[5] = 7;
+        q1[69] = 11;
+        // Trits 3 and 4 of that byte (elements 101 and 133) are 0 -> code -1, times q = 1.
+        assert_eq!(tq1_block_dot(&blk1, &q1), 7 - 11 - 2);
+    }
+}

@@ -1,0 +1,84 @@
+//! Running a model: config from metadata, weights as views into the file, run state with an F16
+//! KV cache, the forward pass, sampling and generators.
+
+pub mod config;
+pub mod error;
+pub mod forward;
+pub mod state;
+pub mod weights;
+
+pub use config::{Arch, Config, FfnAct};
+pub use error::ModelError;
+pub use forward::{forward, Pass};
+pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
+pub use weights::{Norms, Weights};
+
+use crate::gguf::Gguf;
+use crate::kernels::rope::theta_scale;
+use crate::quant::GgmlType;
+
+/// Whose numerics to mirror where the two reference engines differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Engine {
+    /// Microsoft's bitnet.cpp (the `bitnet-b1.58` graph, and any file with I2_S weights).
+    BitnetCpp,
+    /// Mainline llama.cpp.
+    LlamaCpp,
+}
+
+/// A loaded model: hyperparameters, where every weight lives in the file, and the file's own
+/// norm gammas (the baseline mode). The file's bytes are passed to each call, never copied.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub config: Config,
+    pub weights: Weights,
+    pub norms: Norms,
+    pub engine: Engine,
+    pub theta_scale: f32,
+}
+
+impl Model {
+    /// Checks the file against what the graph needs and locates every tensor. `file` holds the
+    /// whole file the header `g` was parsed from.
+    pub fn load(g: &Gguf, file: &[u8]) -> Result<Model, ModelError> {
+        let config = Config::from_gguf(g)?;
+        let weights = Weights::load(g, file, &config)?;
+        let norms = Norms::load(g, file, &config)?;
+        let i2s = weights.layers.iter().any(|l| l.wq.ty == GgmlType::I2_S);
+        let engine = if config.arch == Arch::BitnetB158 || i2s {
+            Engine::BitnetCpp
+        } else {
+            Engine::LlamaCpp
+        };
+        let theta_scale = theta_scale(config.rope_base, config.n_rot);
+        Ok(Model {
+            config,
+            weights,
+            norms,
+            engine,
+            theta_scale,
+        })
+    }
+
+    /// The context length to allocate: `requested`, or the smaller of the file's context and
+    /// `DEFAULT_MAX_CTX`; never more than the file's.
+    pub fn context_len(&self, requested: Option<usize>) -> Result<usize, ModelError> {
+        let file_ctx = self.config.train_ctx;
+        match requested {
+            None => Ok(file_ctx.min(DEFAULT_MAX_CTX)),
+            Some(n) if n >= 1 && n <= file_ctx => Ok(n),
+            Some(n) => Err(ModelError::BadKey {
+                key: format!("{}.context_length", self.config.arch_name),
+                detail: format!("a context of {n} was asked for; the file allows 1..={file_ctx}"),
+            }),
+        }
+    }
+
+    pub fn memory_plan(&self, n_ctx: usize) -> MemoryPlan {
+        MemoryPlan::new(&self.config, n_ctx)
+    }
+
+    pub fn new_state(&self, n_ctx: usize) -> Result<RunState, ModelError> {
+        RunState::new(&self.config, n_ctx)
+    }
+}

@@ -1,0 +1,312 @@
+//! Weights as views into the file's bytes: each tensor is remembered as a byte range and turned
+//! into a borrowed `Matrix` when the forward pass needs it, so weights stay packed as on disk and
+//! the file is never held twice. Only the norm vectors (and `.scale` scalars) are copied out,
+//! because they are per mode (baseline / rescaled).
+
+use crate::gguf::{Gguf, TensorInfo};
+use crate::kernels::float::{bf16_at, f16_at, f32_at};
+use crate::kernels::matrix::{Matrix, MATVEC_TYPES};
+use crate::quant::GgmlType;
+
+use super::config::{Arch, Config};
+use super::error::ModelError;
+
+/// A weight matrix located in the file: `rows` outputs of `cols` inputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TensorRef {
+    pub ty: GgmlType,
+    /// Absolute byte range of the packed data (for I2_S without the scale tail).
+    pub start: usize,
+    pub len: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// I2_S per-tensor scale (1 otherwise).
+    pub scale: f32,
+}
+
+impl TensorRef {
+    /// The matrix, borrowed from `file` (the same bytes the model was loaded from).
+    pub fn matrix<'a>(&self, file: &'a [u8]) -> Matrix<'a> {
+        Matrix {
+            ty: self.ty,
+            data: &file[self.start..self.start + self.len],
+            rows: self.rows,
+            cols: self.cols,
+            scale: self.scale,
+        }
+    }
+}
+
+/// One layer's projections plus the optional per-projection output scales of the `bitnet`
+/// arch (`blk.N.attn_q.scale` etc.; 1 when absent).
+#[derive(Clone, Debug)]
+pub struct LayerWeights {
+    pub wq: TensorRef,
+    pub wk: TensorRef,
+    pub wv: TensorRef,
+    pub wo: TensorRef,
+    pub w_gate: TensorRef,
+    pub w_up: TensorRef,
+    pub w_down: TensorRef,
+    pub wq_scale: f32,
+    pub wk_scale: f32,
+    pub wv_scale: f32,
+    pub wo_scale: f32,
+    pub w_gate_scale: f32,
+    pub w_up_scale: f32,
+    pub w_down_scale: f32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Weights {
+    /// `token_embd.weight`: `vocab` rows of `dim`.
+    pub token_embd: TensorRef,
+    /// The output head: `output.weight` when the graph uses it, else the tied embedding.
+    pub output: TensorRef,
+    pub layers: Vec<LayerWeights>,
+}
+
+/// The norm gammas of one layer (copied out as f32: they are per mode).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNorms {
+    pub attn: Vec<f32>,
+    pub ffn: Vec<f32>,
+    /// Empty when the arch has no sub-norms.
+    pub attn_sub: Vec<f32>,
+    pub ffn_sub: Vec<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Norms {
+    pub layers: Vec<LayerNorms>,
+    pub output: Vec<f32>,
+}
+
+impl Norms {
+    pub fn bytes(&self) -> usize {
+        let l: usize = self
+            .layers
+            .iter()
+            .map(|n| n.attn.len() + n.ffn.len() + n.attn_sub.len() + n.ffn_sub.len())
+            .sum();
+        4 * (l + self.output.len())
+    }
+}
+
+/// Embedding types whose rows we can read.
+pub const EMBED_TYPES: &[GgmlType] = &[GgmlType::F16, GgmlType::BF16, GgmlType::F32];
+
+fn tensor<'g>(g: &'g Gguf, name: &str) -> Result<&'g TensorInfo, ModelError> {
+    g.tensor(name).ok_or_else(|| ModelError::MissingTensor {
+        tensor: name.into(),
+    })
+}
+
+/// Checks `dims` against `[cols, rows]` (trailing 1s allowed).
+fn check_shape(t: &TensorInfo, expected: &[u64]) -> Result<(), ModelError> {
+    let mut dims = t.dims.clone();
+    while dims.len() > expected.len() && dims.last() == Some(&1) {
+        dims.pop();
+    }
+    if dims != expected {
+        return Err(ModelError::BadShape {
+            tensor: t.name.clone(),
+            expected: expected.to_vec(),
+            found: t.dims.clone(),
+        });
+    }
+    Ok(())
+}
+
+fn usize_of(v: u64, what: &str) -> Result<usize, ModelError> {
+    usize::try_from(v).map_err(|_| ModelError::TooLarge { what: what.into() })
+}
+
+fn matrix_ref(
+    g: &Gguf,
+    file: &[u8],
+    name: &str,
+    cols: usize,
+    rows: usize,
+    allowed: &[GgmlType],
+    role: &str,
+) -> Result<TensorRef, ModelError> {
+    let t = tensor(g, name)?;
+    check_shape(t, &[cols as u64, rows as u64])?;
+    if !allowed.contains(&t.ggml_type) {
+        return Err(ModelError::UnsupportedType {
+            tensor: name.into(),
+            type_name: t.ggml_type.name().into(),
+            role: role.into(),
+        });
+    }
+    let data = g.tensor_data(file, t)?;
+    let start = usize_of(t.data_start, name)?;
+    let (len, scale) = if t.ggml_type == GgmlType::I2_S {
+        if !cols.is_multiple_of(128) {
+            return Err(ModelError::BadTensor {
+                tensor: name.into(),
+                detail: format!("I2_S rows of {cols} are not a multiple of 128"),
+            });
+        }
+        let n = usize_of(t.n_elements / 4, name)?;
+        let scale = f32::from_le_bytes(data[n..n + 4].try_into().expect("4 bytes"));
+        if !scale.is_finite() {
+            return Err(ModelError::BadTensor {
+                tensor: name.into(),
+                detail: format!("I2_S scale {scale} is not finite"),
+            });
+        }
+        (n, scale)
+    } else {
+        (data.len(), 1.0)
+    };
+    Ok(TensorRef {
+        ty: t.ggml_type,
+        start,
+        len,
+        rows,
+        cols,
+        scale,
+    })
+}
+
+/// A vector tensor of `len` elements as f32 (F32, F16 or BF16 storage).
+pub fn load_vector(g: &Gguf, file: &[u8], name: &str, len: usize) -> Result<Vec<f32>, ModelError> {
+    let t = tensor(g, name)?;
+    check_shape(t, &[len as u64])?;
+    let data = g.tensor_data(file, t)?;
+    let at: fn(&[u8], usize) -> f32 = match t.ggml_type {
+        GgmlType::F32 => f32_at,
+        GgmlType::F16 => f16_at,
+        GgmlType::BF16 => bf16_at,
+        other => {
+            return Err(ModelError::UnsupportedType {
+                tensor: name.into(),
+                type_name: other.name().into(),
+                role: "a norm or scale vector".into(),
+            })
+        }
+    };
+    Ok((0..len).map(|i| at(data, i)).collect())
+}
+
+/// The optional per-projection `.scale` scalar (1 when absent).
+fn proj_scale(g: &Gguf, file: &[u8], name: &str) -> Result<f32, ModelError> {
+    if g.tensor(name).is_none() {
+        return Ok(1.0);
+    }
+    Ok(load_vector(g, file, name, 1)?[0])
+}
+
+impl Weights {
+    pub fn load(g: &Gguf, file: &[u8], c: &Config) -> Result<Weights, ModelError> {
+        let (dim, kv, ff) = (c.dim, c.kv_dim(), c.hidden_dim);
+        let q_dim = c.n_heads * c.head_dim;
+        let token_embd = matrix_ref(
+            g,
+            file,
+            "token_embd.weight",
+            dim,
+            c.vocab_size,
+            EMBED_TYPES,
+            "the token embedding",
+        )?;
+        // The bitnet graphs (both engines) always use the tied embedding, even when the file
+        // carries an `output.weight` (the older bitnet-25 upload does).
+        let output = if c.arch == Arch::Llama && g.tensor("output.weight").is_some() {
+            matrix_ref(
+                g,
+                file,
+                "output.weight",
+                dim,
+                c.vocab_size,
+                MATVEC_TYPES,
+                "the output head",
+            )?
+        } else {
+            let mut t = token_embd;
+            if !MATVEC_TYPES.contains(&t.ty) {
+                return Err(ModelError::UnsupportedType {
+                    tensor: "token_embd.weight".into(),
+                    type_name: t.ty.name().into(),
+                    role: "the tied output head".into(),
+                });
+            }
+            t.scale = 1.0;
+            t
+        };
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for l in 0..c.n_layers {
+            let p = |s: &str| format!("blk.{l}.{s}");
+            let m = |s: &str, cols, rows| {
+                matrix_ref(g, file, &p(s), cols, rows, MATVEC_TYPES, "a projection")
+            };
+            let sc = |s: &str| proj_scale(g, file, &p(s));
+            layers.push(LayerWeights {
+                wq: m("attn_q.weight", dim, q_dim)?,
+                wk: m("attn_k.weight", dim, kv)?,
+                wv: m("attn_v.weight", dim, kv)?,
+                wo: m("attn_output.weight", q_dim, dim)?,
+                w_gate: m("ffn_gate.weight", dim, ff)?,
+                w_up: m("ffn_up.weight", dim, ff)?,
+                w_down: m("ffn_down.weight", ff, dim)?,
+                wq_scale: sc("attn_q.scale")?,
+                wk_scale: sc("attn_k.scale")?,
+                wv_scale: sc("attn_v.scale")?,
+                wo_scale: sc("attn_output.scale")?,
+                w_gate_scale: sc("ffn_gate.scale")?,
+                w_up_scale: sc("ffn_up.scale")?,
+                w_down_scale: sc("ffn_down.scale")?,
+            });
+        }
+        Ok(Weights {
+            token_embd,
+            output,
+            layers,
+        })
+    }
+
+    /// Writes the embedding row of `token` into `out` (`dim` floats).
+    pub fn embed(&self, file: &[u8], token: usize, out: &mut [f32]) {
+        let t = &self.token_embd;
+        let data = &file[t.start..t.start + t.len];
+        let at: fn(&[u8], usize) -> f32 = match t.ty {
+            GgmlType::F16 => f16_at,
+            GgmlType::BF16 => bf16_at,
+            _ => f32_at,
+        };
+        let base = token * t.cols;
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = at(data, base + i);
+        }
+    }
+}
+
+impl Norms {
+    /// The file's norm gammas, verbatim (the baseline mode).
+    pub fn load(g: &Gguf, file: &[u8], c: &Config) -> Result<Norms, ModelError> {
+        let mut layers = Vec::with_capacity(c.n_layers);
+        for l in 0..c.n_layers {
+            let v = |s: &str, n| load_vector(g, file, &format!("blk.{l}.{s}"), n);
+            let (attn_sub, ffn_sub) = if c.sub_norms {
+                (
+                    v("attn_sub_norm.weight", c.dim)?,
+                    v("ffn_sub_norm.weight", c.hidden_dim)?,
+                )
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            layers.push(LayerNorms {
+                attn: v("attn_norm.weight", c.dim)?,
+                ffn: v("ffn_norm.weight", c.dim)?,
+                attn_sub,
+                ffn_sub,
+            });
+        }
+        Ok(Norms {
+            layers,
+            output: load_vector(g, file, "output_norm.weight", c.dim)?,
+        })
+    }
+}
