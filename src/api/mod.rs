@@ -16,6 +16,7 @@
 
 mod js;
 mod logger;
+mod norms;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;

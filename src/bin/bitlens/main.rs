@@ -8,6 +8,7 @@
 mod export;
 mod inspect;
 mod stats;
+mod tokenize;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ commands:
   inspect FILE [--json]      metadata and tensor table of a GGUF file
   stats FILE [--json]        norm gamma statistics per layer (records if BITNET_RESCALE_GAMMA_ON_LOAD=1)
   export FILE OUT            write FILE with the experimental gamma rescale if BITNET_RESCALE_GAMMA_ON_LOAD=1
+  tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         "inspect" => inspect::main(rest),
         "stats" => stats::main(rest),
         "export" => export::main(rest),
+        "tokenize" => tokenize::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
