@@ -57,6 +57,11 @@ describe('bitlens page', () => {
     ]);
     const arch = page.locator('bit-lens table.metadata tr[data-key="general.architecture"] td');
     assert.deepEqual(await arch.allTextContents(), ['general.architecture', 'string', 'bitnet-b1.58']);
+    // f32 values in their shortest exact form, not as the f64 they widen to.
+    const eps = page.locator('bit-lens table.metadata tr[data-key="bitnet-b1.58.attention.layer_norm_rms_epsilon"] td.value');
+    assert.equal(await eps.textContent(), '0.00001');
+    const vocab = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"] td.value');
+    assert.match(await vocab.textContent(), /^\[string × 512\] "/);
     const progress = await page.locator('bit-lens .progress-text').textContent();
     assert.match(progress, /^default\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
     assert.deepEqual(problems, []);
