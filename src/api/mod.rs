@@ -18,6 +18,9 @@ mod js;
 mod logger;
 mod model;
 mod norms;
+mod tokenizer;
+
+pub use tokenizer::GgufTokenizer;
 
 pub use model::ModelRunner;
 

@@ -124,11 +124,11 @@ pub fn row_count(ty: GgmlType, len: usize, ne0: usize) -> Result<usize, DequantE
             Err(bad_len)
         };
     }
-    let row_bytes = ne0 / block * ty.block_bytes() as usize;
-    if len.is_multiple_of(row_bytes) {
-        Ok(len / row_bytes)
-    } else {
-        Err(bad_len)
+    // A row too big for usize cannot be in memory: only an empty tensor (no rows) fits.
+    match (ne0 / block).checked_mul(ty.block_bytes() as usize) {
+        Some(row_bytes) if len.is_multiple_of(row_bytes) => Ok(len / row_bytes),
+        None if len == 0 => Ok(0),
+        _ => Err(bad_len),
     }
 }
 

@@ -22,6 +22,7 @@ pub use chat::{format_chat, ChatMessage};
 pub use decode::StreamDecoder;
 pub use error::TokenizerError;
 pub use pretok::PreTokenizer;
+pub use vocab::vocab_only_gguf;
 
 use bpe::{BpeScratch, PairMap};
 use special::Fragment;
@@ -115,6 +116,18 @@ impl Tokenizer {
         self.strs
             .find(text)
             .filter(|&id| (id as usize) < self.n_tokens)
+    }
+
+    /// The token standing for one raw byte, if the vocabulary has one (BPE: the byte's GPT-2
+    /// character; SPM: `<0xNN>`). Text containing a byte without one cannot round-trip: llama.cpp
+    /// drops such bytes, and so do we.
+    pub fn byte_token(&self, b: u8) -> Option<u32> {
+        match self.kind {
+            VocabKind::Bpe => {
+                Some(self.byte_sym[b as usize]).filter(|&id| (id as usize) < self.n_tokens)
+            }
+            VocabKind::Spm => self.byte_tokens[b as usize],
+        }
     }
 
     /// `llama_tokenize(text, add_special, parse_special)`.

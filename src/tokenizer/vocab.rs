@@ -278,3 +278,20 @@ impl Tokenizer {
         self.specials = specials;
     }
 }
+
+/// A vocabulary-only GGUF: the file's `general.architecture`/`general.name` and every
+/// `tokenizer.*` key, no tensors. llama.cpp loads such a file with `vocab_only`, and it is all
+/// `Tokenizer::from_gguf` needs, so tests can carry a real vocabulary without its weights.
+pub fn vocab_only_gguf(g: &Gguf) -> Vec<u8> {
+    let md: Vec<(String, Value)> = g
+        .metadata
+        .iter()
+        .filter(|e| {
+            e.key == "general.architecture"
+                || e.key == "general.name"
+                || e.key.starts_with("tokenizer.")
+        })
+        .map(|e| (e.key.clone(), e.value.clone()))
+        .collect();
+    crate::gguf::to_bytes(&md, &[])
+}
