@@ -17,7 +17,7 @@
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
 
-use super::js::{js_error, to_js};
+use super::js::js_error;
 use super::GgufFile;
 use crate::model::{
     AbPair, Config, Generator, MemoryPlan, Model, ModelError, Probe, SamplerConfig, StopReason,
@@ -53,6 +53,13 @@ impl Default for RunOptions {
             ab: true,
         }
     }
+}
+
+/// Plain JS values: every count here is far below 2^53, so numbers, never BigInts.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &format!("cannot convert to JS: {e}")))
 }
 
 fn model_error(e: ModelError) -> JsValue {
