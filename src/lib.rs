@@ -8,6 +8,7 @@ pub mod kernels;
 pub mod model;
 pub mod norms;
 pub mod quant;
+pub mod tokenizer;
 
 #[cfg(target_arch = "wasm32")]
 pub mod api;

@@ -261,6 +261,18 @@ fn errors() {
         Err(DequantError::BadDataLength { .. })
     ));
     assert_eq!(row_count(GgmlType::I2_S, 32 + 96, 192), Ok(2));
+    // Found by fuzzing: a zero-row tensor whose row is too big for usize (2^62 F64 = 2^65
+    // bytes) made the row size wrap to 0 and divided by it.
+    assert_eq!(
+        row_count(GgmlType::F64, 0, 1 << 62),
+        Err(DequantError::Unsupported { type_name: "F64" })
+    );
+    assert_eq!(row_count(GgmlType::F32, 0, 1 << 62), Ok(0));
+    assert_eq!(row_count(GgmlType::Q8_0, 0, usize::MAX / 32 * 32), Ok(0));
+    assert!(matches!(
+        row_count(GgmlType::F32, 4, 1 << 62),
+        Err(DequantError::BadDataLength { .. })
+    ));
     assert_eq!(row_count(GgmlType::I2_S, 32, 128), Ok(0));
 }
 
@@ -420,5 +432,22 @@ fn tensor_level_errors_name_the_tensor() {
         Err(TensorRowsError::File(
             bitlens::gguf::GgufError::DataNotLoaded { .. }
         ))
+    ));
+}
+
+#[test]
+fn zero_row_tensor_with_a_huge_row() {
+    // The fuzzer's file, reduced: dims [2^62, 0] F32 has no bytes and no rows.
+    let mut b = common::Bytes::header(3, 1, 0);
+    b.tensor("t", &[1 << 62, 0], 0, 0).pad_to(32);
+    let g = Gguf::parse(&b.0).unwrap();
+    assert_eq!(g.tensors[0].n_bytes, 0);
+    assert_eq!(g.tensor_rows_f32(&b.0, "t", 0..0), Ok(vec![]));
+    assert!(matches!(
+        g.tensor_rows_f32(&b.0, "t", 0..1),
+        Err(TensorRowsError::Dequant {
+            error: DequantError::RowsOutOfRange { n_rows: 0, .. },
+            ..
+        })
     ));
 }

@@ -9,8 +9,8 @@ use bitlens::norms::export::{
     KEY_FACTORS, KEY_RMS_AFTER, KEY_RMS_BEFORE, KEY_RULE, KEY_TENSORS, RULE,
 };
 use bitlens::norms::{
-    norm_report, plan_export, rescale_factor, write_export, RescaleOutcome, RescalePolicy,
-    SegmentSource,
+    norm_report, plan_export, rescale_factor, write_export, write_export_from, RescaleOutcome,
+    RescalePolicy, SegmentSource,
 };
 use half::f16;
 use synth::*;
@@ -30,6 +30,10 @@ fn export(bytes: &[u8], policy: &RescalePolicy) -> Vec<u8> {
     }
     assert_eq!(again, out);
     assert_eq!(lay.total_len, out.len() as u64);
+    // Streaming from a reader (the native CLI) writes the same bytes.
+    let mut streamed = Vec::new();
+    write_export_from(&mut streamed, &mut std::io::Cursor::new(bytes), &plan).unwrap();
+    assert_eq!(streamed, out);
     out
 }
 
@@ -232,4 +236,17 @@ fn fixture_exports() {
         }
         assert!(matches!(go.get(KEY_FACTORS), Some(Value::Array(_))));
     }
+}
+
+#[test]
+fn streamed_export_reports_a_short_input() {
+    let (input, _, _) = mixed_file();
+    let g = Gguf::parse(&input).unwrap();
+    let plan = plan_export(&g, &input, &RescalePolicy::new(false, false)).unwrap();
+    let cut = &input[..input.len() - 5];
+    let e = write_export_from(&mut Vec::new(), &mut std::io::Cursor::new(cut), &plan).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "tensor 'blk.0.attn_norm.bias': the input ended after 7 of its 12 bytes"
+    );
 }

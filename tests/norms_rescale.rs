@@ -235,3 +235,23 @@ fn load_norm_errors_name_the_tensor() {
     assert!(e.to_string().contains(NAME), "{e}");
     assert!(rec.is_empty());
 }
+
+#[test]
+fn oversized_norm_is_refused_before_reading() {
+    use bitlens::norms::norm_report_from;
+    // A 1-D "norm" of 2^24 + 1 F32 values: larger than any hidden size.
+    let n = (1usize << 24) + 1;
+    let bytes = file(vec![raw("big_norm.weight", &[n as u64], 0, vec![0; n * 4])]);
+    let g = Gguf::parse(&bytes).unwrap();
+    let mut reads = 0;
+    let r = norm_report_from(&g, |_| {
+        reads += 1;
+        Ok(Vec::new())
+    });
+    assert_eq!(reads, 0);
+    assert_eq!(
+        r.problems,
+        ["tensor 'big_norm.weight': 16777217 elements is too many for a norm vector"]
+    );
+    assert_eq!(r.n_norms, 0);
+}

@@ -1,6 +1,8 @@
 //! The norm statistics, the rescale and the export plan computed in Chromium (wasm-pack test)
 //! equal the native ones: the same numpy constants as tests/norms_fixtures.rs.
 //!
+//! The `api` tests drive the page's `GgufFile` methods (normReport, normCorrections, exportBlob).
+//!
 //! Run: wasm-pack test --headless --chrome -- --test web_norms
 #![cfg(target_arch = "wasm32")]
 
@@ -62,4 +64,126 @@ fn export_plan_in_the_browser() {
     let plan = plan_export(&g, TQ2_FILE, &RescalePolicy::new(true, false)).unwrap();
     assert_eq!(plan.records.len(), NORMS_PER_FIXTURE as usize);
     assert_eq!(plan.corrected.len(), NORMS_PER_FIXTURE as usize);
+}
+
+mod api {
+    //! The same numbers through the page's API (`GgufFile`), as JS objects.
+
+    use super::values::*;
+    use bitlens::api::GgufFile;
+    use bitlens::gguf::Gguf;
+    use bitlens::norms::{plan_export, write_export, RescalePolicy};
+    use js_sys::{Reflect, Uint8Array};
+    use serde_json::Value as Json;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen_futures::JsFuture;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn load(bytes: &[u8]) -> GgufFile {
+        let mut f = GgufFile::new(bytes.len() as f64).unwrap();
+        f.push(&Uint8Array::from(bytes)).unwrap();
+        f.finish().unwrap();
+        f
+    }
+
+    fn json(v: JsValue) -> Json {
+        serde_wasm_bindgen::from_value(v).unwrap()
+    }
+
+    fn options(rescale: bool, strict: bool) -> JsValue {
+        let o = js_sys::Object::new();
+        Reflect::set(&o, &"rescale".into(), &rescale.into()).unwrap();
+        Reflect::set(&o, &"strict".into(), &strict.into()).unwrap();
+        o.into()
+    }
+
+    #[wasm_bindgen_test]
+    fn report_as_js_object_equals_native() {
+        let f = load(I2S_FILE);
+        let r = json(f.norm_report().unwrap());
+        assert_eq!(r["n_norms"], NORMS_PER_FIXTURE);
+        for &(name, n, mean, _, rms, ..) in I2S_NORMS {
+            let all: Vec<&Json> = r["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|l| l["norms"].as_array().unwrap())
+                .chain(r["global"].as_array().unwrap())
+                .collect();
+            let s = all.iter().find(|s| s["name"] == name).unwrap();
+            assert_eq!(s["n"], n);
+            assert!((s["rms"].as_f64().unwrap() - rms).abs() <= REL_TOL * rms);
+            assert!((s["mean"].as_f64().unwrap() - mean).abs() <= REL_TOL * mean.abs());
+            assert_eq!(s["verdict"], "not pre-scaled");
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn corrections_follow_the_options() {
+        let f = load(TQ2_FILE);
+        let off = json(f.norm_corrections(JsValue::UNDEFINED).unwrap());
+        assert_eq!(off["outcome"]["status"], "off");
+        assert_eq!(off["records"].as_array().unwrap().len(), 0);
+
+        let on = json(f.norm_corrections(options(true, false)).unwrap());
+        assert_eq!(on["outcome"]["status"], "applied");
+        let records = on["records"].as_array().unwrap();
+        assert_eq!(records.len(), NORMS_PER_FIXTURE as usize);
+        let r = records
+            .iter()
+            .find(|r| r["name"] == TQ2_NORMS[1].0)
+            .unwrap();
+        assert_eq!(r["factor"], 16.0);
+        let rms = TQ2_NORMS[1].4;
+        assert!((r["rms_before"].as_f64().unwrap() - rms).abs() <= REL_TOL * rms);
+        assert_eq!(
+            r["reason"],
+            "experimental gamma rescale by sqrt(n) (loader option)"
+        );
+
+        let strict = json(f.norm_corrections(options(true, true)).unwrap());
+        assert_eq!(strict["outcome"]["status"], "refused_by_strict");
+        assert!(strict["outcome"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("strict mode"));
+        assert_eq!(strict["records"].as_array().unwrap().len(), 0);
+
+        let bad = js_sys::Object::new();
+        Reflect::set(&bad, &"rescale".into(), &"yes".into()).unwrap();
+        let e = f.norm_corrections(bad.into()).unwrap_err();
+        assert_eq!(Reflect::get(&e, &"kind".into()).unwrap(), "bad_argument");
+    }
+
+    async fn blob_bytes(b: web_sys::Blob) -> Vec<u8> {
+        let buf = JsFuture::from(b.array_buffer()).await.unwrap();
+        Uint8Array::new(&buf).to_vec()
+    }
+
+    #[wasm_bindgen_test]
+    async fn export_blob_equals_native_export() {
+        let f = load(TQ2_FILE);
+        let off = blob_bytes(f.export_blob(JsValue::UNDEFINED).unwrap()).await;
+        assert_eq!(off, TQ2_FILE);
+
+        let on = blob_bytes(f.export_blob(options(true, false)).unwrap()).await;
+        let g = Gguf::parse(TQ2_FILE).unwrap();
+        let plan = plan_export(&g, TQ2_FILE, &RescalePolicy::new(true, false)).unwrap();
+        let mut native = Vec::new();
+        write_export(&mut native, TQ2_FILE, &plan).unwrap();
+        assert_eq!(on, native);
+        let summary = json(f.export_summary(options(true, false)).unwrap());
+        assert_eq!(summary["size"], native.len());
+        assert_eq!(summary["rescaled"], NORMS_PER_FIXTURE);
+        assert_eq!(summary["outcome"]["status"], "applied");
+    }
+
+    #[wasm_bindgen_test]
+    fn export_needs_the_whole_file() {
+        let mut f = GgufFile::new(TQ2_FILE.len() as f64).unwrap();
+        f.push(&Uint8Array::from(&TQ2_FILE[..TQ2_FILE.len() - 1]))
+            .unwrap();
+        let e = f.export_blob(JsValue::UNDEFINED).unwrap_err();
+        assert_eq!(Reflect::get(&e, &"kind".into()).unwrap(), "incomplete");
+    }
 }

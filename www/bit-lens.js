@@ -251,7 +251,7 @@ export class BitLens extends HTMLElement {
     const rows = view.metadata.map((e) => {
       const value = el('td', { class: 'value' });
       if (e.type === 'array') {
-        const head = e.values.map(formatElement).join(', ');
+        const head = e.values.map((v) => formatElement(v, e.elem_type)).join(', ');
         value.append(`[${e.elem_type} × ${e.count}] ${head}${e.truncated ? ', …' : ''}`);
         if (e.truncated) {
           const button = el('button', { type: 'button', class: 'show-all' }, `show all ${e.count}`);
@@ -259,7 +259,7 @@ export class BitLens extends HTMLElement {
             button.disabled = true;
             try {
               const arr = await this._fetchArray(view.id, e.key);
-              const lines = arr.values.map((v, i) => `${i}\t${formatElement(v)}`).join('\n');
+              const lines = arr.values.map((v, i) => `${i}\t${formatElement(v, arr.elem_type)}`).join('\n');
               button.replaceWith(el('pre', { class: 'all' }, lines));
             } catch (err) {
               button.replaceWith(el('span', { class: 'array-error' }, `cannot fetch: ${err.message}`));
@@ -268,7 +268,7 @@ export class BitLens extends HTMLElement {
           value.append(' ', button);
         }
       } else {
-        value.append(formatValue(e.value));
+        value.append(formatValue(e.value, e.type));
       }
       const tr = el('tr', {}, [el('td', { class: 'key' }, e.key), el('td', {}, e.type), value]);
       tr.dataset.key = e.key;

@@ -12,14 +12,25 @@ export function el(tag, attrs = {}, children = []) {
 }
 
 /** A metadata value as text: strings as they are at top level, numbers/BigInts in full. */
-export function formatValue(v) {
+export function formatValue(v, type) {
   if (typeof v === 'string') return v;
+  if (type === 'f32') return formatF32(v);
   return String(v);
 }
 
 /** An array element: strings quoted and escaped so that spaces and control bytes are visible. */
-export function formatElement(v) {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+export function formatElement(v, type) {
+  return typeof v === 'string' ? JSON.stringify(v) : formatValue(v, type);
+}
+
+/** The shortest decimal that reads back as the same f32 (1e-5, not 0.000009999999747378752). */
+export function formatF32(v) {
+  if (!Number.isFinite(v)) return String(v);
+  for (let digits = 1; digits <= 9; digits++) {
+    const s = v.toPrecision(digits);
+    if (Math.fround(Number(s)) === v) return String(Number(s));
+  }
+  return String(v);
 }
 
 export function formatShape(dims) {

@@ -29,9 +29,17 @@ function plainError(e) {
   };
 }
 
+/** File.slice chunks, the next one read while the current one is copied into wasm memory. */
 async function* blobChunks(blob) {
+  const read = (at) => {
+    const p = blob.slice(at, Math.min(at + CHUNK_BYTES, blob.size)).arrayBuffer();
+    p.catch(() => {}); // if the consumer stops early, a failed read-ahead is nobody's error
+    return p;
+  };
+  let next = blob.size > 0 ? read(0) : null;
   for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    const buf = await blob.slice(at, Math.min(at + CHUNK_BYTES, blob.size)).arrayBuffer();
+    const buf = await next;
+    next = at + CHUNK_BYTES < blob.size ? read(at + CHUNK_BYTES) : null;
     yield new Uint8Array(buf);
   }
 }

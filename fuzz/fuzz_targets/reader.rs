@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     for t in &g.tensors {
         assert!(t.data_end() <= data.len() as u64);
         assert_eq!(t.offset % g.alignment, 0);
-        let bytes = g.tensor_data(data, t).expect("an accepted tensor is inside the file");
+        let bytes = g
+            .tensor_data(data, t)
+            .expect("an accepted tensor is inside the file");
         assert_eq!(bytes.len() as u64, t.n_bytes);
         if can_dequantize(t.ggml_type) && t.n_elements <= 1 << 16 {
             let _ = g.tensor_rows_f32(data, &t.name, 0..t.n_rows() as usize);

@@ -6,7 +6,9 @@ use bitlens::gguf::{Gguf, HeaderStream};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&step, data)) = input.split_first() else { return };
+    let Some((&step, data)) = input.split_first() else {
+        return;
+    };
     let step = step as usize + 1;
     let mut s = HeaderStream::new(data.len() as u64);
     let mut loaded = 0;

@@ -16,6 +16,10 @@
 
 mod js;
 mod logger;
+mod norms;
+mod tokenizer;
+
+pub use tokenizer::GgufTokenizer;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;

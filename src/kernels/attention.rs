@@ -112,6 +112,8 @@ pub fn attend(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn softmax_sums_to_one_and_masks() {

@@ -146,6 +146,8 @@ pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn hsum_order() {

@@ -49,6 +49,8 @@ pub fn silu_ggml(x: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn constants_are_the_published_ones() {

@@ -39,6 +39,8 @@ pub fn rms(x: &[f32]) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn rmsnorm_values() {

@@ -53,6 +53,8 @@ pub fn rope_norm(x: &mut [f32], head_dim: usize, n_rot: usize, cs: &[(f32, f32)]
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn position_zero_is_identity_and_pairs_are_right() {

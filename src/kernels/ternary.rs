@@ -176,6 +176,8 @@ pub fn matvec_tq(
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     /// Packs codes (0..3) into I2_S layout, 128-element blocks.
     pub(crate) fn pack_i2s(codes: &[u8]) -> Vec<u8> {

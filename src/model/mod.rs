@@ -4,12 +4,16 @@
 pub mod config;
 pub mod error;
 pub mod forward;
+pub mod generator;
+pub mod sampler;
 pub mod state;
 pub mod weights;
 
 pub use config::{Arch, Config, FfnAct};
 pub use error::ModelError;
 pub use forward::{forward, Pass};
+pub use generator::{stop_tokens, AbPair, Generator, Step, StopReason, Timings};
+pub use sampler::{Sampler, SamplerConfig};
 pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
 pub use weights::{Norms, Weights};
 

@@ -6,6 +6,7 @@
 use crate::gguf::{Gguf, TensorInfo};
 use crate::kernels::float::{bf16_at, f16_at, f32_at};
 use crate::kernels::matrix::{Matrix, MATVEC_TYPES};
+use crate::norms::{load_norm_with, CorrectionPipeline, CorrectionRecord, RescalePolicy};
 use crate::quant::GgmlType;
 
 use super::config::{Arch, Config};
@@ -286,27 +287,46 @@ impl Weights {
 impl Norms {
     /// The file's norm gammas, verbatim (the baseline mode).
     pub fn load(g: &Gguf, file: &[u8], c: &Config) -> Result<Norms, ModelError> {
+        Ok(Norms::load_with_policy(g, file, c, &RescalePolicy::new(false, false))?.0)
+    }
+
+    /// The norm gammas under `policy` (through the norms module): the file's values, or
+    /// rescaled by sqrt(n) in the experimental mode, with its correction records.
+    pub fn load_with_policy(
+        g: &Gguf,
+        file: &[u8],
+        c: &Config,
+        policy: &RescalePolicy,
+    ) -> Result<(Norms, Vec<CorrectionRecord>), ModelError> {
+        let pipeline = CorrectionPipeline::new(g, policy);
+        let mut records = Vec::new();
+        let mut load = |name: String, len: usize| {
+            check_shape(tensor(g, &name)?, &[len as u64])?;
+            load_norm_with(g, file, &name, &pipeline, &mut records).map_err(|e| {
+                ModelError::BadTensor {
+                    tensor: name.clone(),
+                    detail: e.to_string(),
+                }
+            })
+        };
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {
-            let v = |s: &str, n| load_vector(g, file, &format!("blk.{l}.{s}"), n);
             let (attn_sub, ffn_sub) = if c.sub_norms {
                 (
-                    v("attn_sub_norm.weight", c.dim)?,
-                    v("ffn_sub_norm.weight", c.hidden_dim)?,
+                    load(format!("blk.{l}.attn_sub_norm.weight"), c.dim)?,
+                    load(format!("blk.{l}.ffn_sub_norm.weight"), c.hidden_dim)?,
                 )
             } else {
                 (Vec::new(), Vec::new())
             };
             layers.push(LayerNorms {
-                attn: v("attn_norm.weight", c.dim)?,
-                ffn: v("ffn_norm.weight", c.dim)?,
+                attn: load(format!("blk.{l}.attn_norm.weight"), c.dim)?,
+                ffn: load(format!("blk.{l}.ffn_norm.weight"), c.dim)?,
                 attn_sub,
                 ffn_sub,
             });
         }
-        Ok(Norms {
-            layers,
-            output: load_vector(g, file, "output_norm.weight", c.dim)?,
-        })
+        let output = load("output_norm.weight".into(), c.dim)?;
+        Ok((Norms { layers, output }, records))
     }
 }

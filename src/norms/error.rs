@@ -25,6 +25,11 @@ pub enum NormError {
         tensor: String,
         detail: String,
     },
+    /// Reading the tensor's bytes failed (native file I/O).
+    Read {
+        tensor: String,
+        detail: String,
+    },
     /// A 1-D tensor too large to hold as f32 values on this target.
     TooLarge {
         tensor: String,
@@ -47,6 +52,9 @@ impl fmt::Display for NormError {
                  quantized norm weights; regenerate the GGUF with F32 norms"
             ),
             NormError::Dequant { tensor, detail } => write!(f, "tensor '{tensor}': {detail}"),
+            NormError::Read { tensor, detail } => {
+                write!(f, "tensor '{tensor}': reading its data: {detail}")
+            }
             NormError::TooLarge { tensor, n_elements } => write!(
                 f,
                 "tensor '{tensor}': {n_elements} elements is too many for a norm vector"

@@ -14,15 +14,15 @@
 //! - `bitlens.correction.rms_before` / `bitlens.correction.rms_after` (array of f32): RMS of each
 //!   listed tensor before and after.
 
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use serde::Serialize;
 
 use super::error::NormError;
 use super::policy::{RescaleOutcome, RescalePolicy};
-use super::rescale::{load_norm_with, CorrectionPipeline, CorrectionRecord};
+use super::rescale::{correct_norm, CorrectionPipeline, CorrectionRecord};
 use super::values::f32_bytes;
-use crate::gguf::{layout, write_gguf, Array, Gguf, GgufLayout, TensorDesc, Value};
+use crate::gguf::{layout, write_gguf, Array, Gguf, GgufLayout, TensorDesc, TensorInfo, Value};
 use crate::quant::GgmlType;
 
 pub const KEY_PREFIX: &str = "bitlens.correction.";
@@ -96,6 +96,19 @@ pub fn plan_export(
     file: &[u8],
     policy: &RescalePolicy,
 ) -> Result<ExportPlan, NormError> {
+    for t in &gguf.tensors {
+        // Every tensor must lie within the bytes we were given.
+        gguf.tensor_data(file, t)?;
+    }
+    plan_export_from(gguf, policy, |t| Ok(gguf.tensor_data(file, t)?.to_vec()))
+}
+
+/// `plan_export` reading only the norms' bytes, with `read` (natively: from the file on disk).
+pub fn plan_export_from(
+    gguf: &Gguf,
+    policy: &RescalePolicy,
+    mut read: impl FnMut(&TensorInfo) -> Result<Vec<u8>, NormError>,
+) -> Result<ExportPlan, NormError> {
     let pipeline = CorrectionPipeline::new(gguf, policy);
     let applies = policy.applies();
     let mut tensors = Vec::with_capacity(gguf.tensors.len());
@@ -103,8 +116,6 @@ pub fn plan_export(
     let mut corrected = Vec::new();
     let mut records = Vec::new();
     for t in &gguf.tensors {
-        // Checks the tensor lies within the bytes we were given.
-        gguf.tensor_data(file, t)?;
         let mut desc = TensorDesc {
             name: t.name.clone(),
             dims: t.dims.clone(),
@@ -117,7 +128,8 @@ pub fn plan_export(
         };
         if applies && super::is_layernorm_weight(&t.name, &t.dims) {
             let before = records.len();
-            let values = load_norm_with(gguf, file, &t.name, &pipeline, &mut records)?;
+            super::values::check_norm_size(t)?;
+            let values = correct_norm(t, &read(t)?, &pipeline, &mut records)?;
             if records.len() > before {
                 desc.type_id = GgmlType::F32.id();
                 desc.n_bytes = values.len() as u64 * 4;
@@ -187,4 +199,35 @@ pub fn write_export<W: Write>(w: &mut W, file: &[u8], plan: &ExportPlan) -> io::
     write_gguf(w, &plan.metadata, &plan.tensors, |i| {
         plan.bytes(file, &plan.sources[i])
     })
+}
+
+/// Writes the planned export, copying original tensors from `input` (the input file, e.g. a
+/// `File`): nothing but the header and the corrected norms is held in memory.
+pub fn write_export_from<W: Write, R: Read + Seek>(
+    w: &mut W,
+    input: &mut R,
+    plan: &ExportPlan,
+) -> io::Result<u64> {
+    let (lay, segments) = plan.layout();
+    w.write_all(&lay.header)?;
+    for s in &segments {
+        io::copy(&mut io::repeat(0).take(s.pad), w)?;
+        match s.source {
+            SegmentSource::Original { start, len } => {
+                input.seek(SeekFrom::Start(start))?;
+                let copied = io::copy(&mut input.by_ref().take(len), w)?;
+                if copied != len {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "tensor '{}': the input ended after {copied} of its {len} bytes",
+                            plan.tensors[s.tensor].name
+                        ),
+                    ));
+                }
+            }
+            SegmentSource::Corrected { index } => w.write_all(&plan.corrected[index])?,
+        }
+    }
+    Ok(lay.total_len)
 }

@@ -24,11 +24,14 @@ pub mod values;
 
 pub use detect::{is_layernorm_weight, norm_kind, norm_layer};
 pub use error::NormError;
-pub use export::{plan_export, write_export, ExportPlan, ExportSegment, SegmentSource};
+pub use export::{
+    plan_export, plan_export_from, write_export, write_export_from, ExportPlan, ExportSegment,
+    SegmentSource,
+};
 pub use policy::{RescaleOutcome, RescalePolicy, ENV_RESCALE, ENV_STRICT};
 pub use rescale::{
-    load_norm, load_norm_with, rescale_factor, CorrectionPipeline, CorrectionRecord, GammaRescale,
-    LoadCorrection,
+    correct_norm, load_norm, load_norm_with, rescale_factor, CorrectionPipeline, CorrectionRecord,
+    GammaRescale, LoadCorrection,
 };
-pub use stats::{norm_report, NormReport, NormStats};
-pub use values::norm_values;
+pub use stats::{norm_report, norm_report_from, NormReport, NormStats};
+pub use values::{decode_norm, norm_values};

@@ -13,8 +13,8 @@ use super::error::NormError;
 use super::export::KEY_TENSORS;
 use super::policy::RescalePolicy;
 use super::stats::rms;
-use super::values::norm_values;
-use crate::gguf::Gguf;
+use super::values::decode_norm;
+use crate::gguf::{Gguf, TensorInfo};
 
 /// What one correction did to one tensor.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -172,13 +172,23 @@ pub fn load_norm_with(
         .ok_or_else(|| NormError::NoSuchTensor {
             tensor: tensor_name.to_string(),
         })?;
+    correct_norm(t, gguf.tensor_data(file, t)?, pipeline, records)
+}
+
+/// The values of norm tensor `t`, whose data is `bytes`, after the pipeline's corrections.
+pub fn correct_norm(
+    t: &TensorInfo,
+    bytes: &[u8],
+    pipeline: &CorrectionPipeline,
+    records: &mut Vec<CorrectionRecord>,
+) -> Result<Vec<f32>, NormError> {
     if !is_layernorm_weight(&t.name, &t.dims) {
         return Err(NormError::NotANorm {
             tensor: t.name.clone(),
             dims: t.dims.clone(),
         });
     }
-    let mut values = norm_values(gguf, file, t)?.values;
+    let mut values = decode_norm(t, bytes)?.values;
     pipeline.run(&t.name, &t.dims, &mut values, records);
     Ok(values)
 }

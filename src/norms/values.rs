@@ -20,13 +20,12 @@ pub struct NormValues {
 
 /// Reads tensor `t` of `file` (the file from its start) as f32 values.
 pub fn norm_values(gguf: &Gguf, file: &[u8], t: &TensorInfo) -> Result<NormValues, NormError> {
-    if t.n_elements > MAX_NORM_ELEMENTS {
-        return Err(NormError::TooLarge {
-            tensor: t.name.clone(),
-            n_elements: t.n_elements,
-        });
-    }
-    let bytes = gguf.tensor_data(file, t)?;
+    decode_norm(t, gguf.tensor_data(file, t)?)
+}
+
+/// Decodes `bytes`, the data of tensor `t` (read from wherever the file is), as f32 values.
+pub fn decode_norm(t: &TensorInfo, bytes: &[u8]) -> Result<NormValues, NormError> {
+    check_norm_size(t)?;
     let quantized = is_quantized(t.ggml_type);
     if !can_dequantize(t.ggml_type) {
         return Err(NormError::UnsupportedType {
@@ -45,6 +44,17 @@ pub fn norm_values(gguf: &Gguf, file: &[u8], t: &TensorInfo) -> Result<NormValue
         })?;
     }
     Ok(NormValues { values, quantized })
+}
+
+/// Refuses a "norm" larger than any real one before its bytes are read or allocated.
+pub fn check_norm_size(t: &TensorInfo) -> Result<(), NormError> {
+    if t.n_elements > MAX_NORM_ELEMENTS {
+        return Err(NormError::TooLarge {
+            tensor: t.name.clone(),
+            n_elements: t.n_elements,
+        });
+    }
+    Ok(())
 }
 
 /// True for storage types that lose information compared with F32/F16/BF16.

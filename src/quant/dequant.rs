@@ -124,11 +124,11 @@ pub fn row_count(ty: GgmlType, len: usize, ne0: usize) -> Result<usize, DequantE
             Err(bad_len)
         };
     }
-    let row_bytes = ne0 / block * ty.block_bytes() as usize;
-    if len.is_multiple_of(row_bytes) {
-        Ok(len / row_bytes)
-    } else {
-        Err(bad_len)
+    // A row too big for usize cannot be in memory: only an empty tensor (no rows) fits.
+    match (ne0 / block).checked_mul(ty.block_bytes() as usize) {
+        Some(row_bytes) if len.is_multiple_of(row_bytes) => Ok(len / row_bytes),
+        None if len == 0 => Ok(0),
+        _ => Err(bad_len),
     }
 }
 
@@ -275,10 +275,21 @@ fn i2_s(packed: &[u8], scale: f32, first: usize, out: &mut [f32]) {
         let block = &packed[b * I2S_BLOCK_BYTES..][..I2S_BLOCK_BYTES];
         // Within a block, elements go by group (bits 7..6 first), then byte.
         let take = (I2S_BLOCK - p).min(out.len() - o);
-        for k in 0..take {
-            let e = p + k;
-            let shift = 6 - 2 * (e / 32);
-            out[o + k] = lut[((block[e % 32] >> shift) & 3) as usize];
+        if take == I2S_BLOCK {
+            // A whole block: four groups of 32, one shift each.
+            let dst = &mut out[o..o + I2S_BLOCK];
+            for (g, group) in dst.chunks_exact_mut(32).enumerate() {
+                let shift = 6 - 2 * g;
+                for (x, &byte) in group.iter_mut().zip(block) {
+                    *x = lut[((byte >> shift) & 3) as usize];
+                }
+            }
+        } else {
+            for k in 0..take {
+                let e = p + k;
+                let shift = 6 - 2 * (e / 32);
+                out[o + k] = lut[((block[e % 32] >> shift) & 3) as usize];
+            }
         }
         i += take;
         o += take;

@@ -41,10 +41,12 @@ const TYPE_STRING = 8;
 const GGML_F32 = 0;
 
 /**
- * metadata: [[key, value]] (string → GGUF string, number → u32);
- * tensors: [{name, dims}] (F32, zero-filled). Alignment 32.
+ * The header of a GGUF v3 file (alignment 32), zero-padded to where tensor data starts.
+ * metadata: [[key, value]] (string → GGUF string, number → u32); tensors: [{name, dims}] (F32).
+ * Returns {header, dataBytes}: the file is `header` followed by `dataBytes` bytes of tensor data
+ * (each tensor's bytes, zero-padded to 32).
  */
-export function writeGguf(metadata, tensors = []) {
+export function ggufHeader(metadata, tensors = []) {
   const h = new Bytes();
   h.raw(enc.encode('GGUF'));
   h.u32(3);
@@ -61,23 +63,27 @@ export function writeGguf(metadata, tensors = []) {
     }
   }
   let off = 0;
-  const sizes = [];
+  let end = 0;
   for (const t of tensors) {
     h.str(t.name);
     h.u32(t.dims.length);
     for (const d of t.dims) h.u64(d);
     h.u32(GGML_F32);
     h.u64(off);
-    const n = 4 * t.dims.reduce((a, b) => a * b, 1);
-    sizes.push(n);
-    off = Math.ceil((off + n) / 32) * 32;
+    end = off + 4 * t.dims.reduce((a, b) => a * b, 1);
+    off = Math.ceil(end / 32) * 32;
   }
-  const header = h.concat();
-  if (tensors.length === 0) return header;
-  const dataStart = Math.ceil(header.length / 32) * 32;
-  const last = tensors.length - 1;
-  const total = dataStart + (off - Math.ceil(sizes[last] / 32) * 32) + sizes[last];
-  const out = new Uint8Array(total);
+  const raw = h.concat();
+  if (tensors.length === 0) return { header: raw, dataBytes: 0 };
+  const header = new Uint8Array(Math.ceil(raw.length / 32) * 32);
+  header.set(raw, 0);
+  return { header, dataBytes: end };
+}
+
+/** A whole GGUF file in memory with zero-filled F32 tensors (see ggufHeader). */
+export function writeGguf(metadata, tensors = []) {
+  const { header, dataBytes } = ggufHeader(metadata, tensors);
+  const out = new Uint8Array(header.length + dataBytes);
   out.set(header, 0);
   return out;
 }

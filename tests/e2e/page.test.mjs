@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { launch, openPage, serve } from './browser.mjs';
-import { writeGguf } from './gguf-writer.mjs';
+import { ggufHeader, writeGguf } from './gguf-writer.mjs';
 
 const fixture = (name) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 const I2S = fixture('bitnet-b158-tiny-i2_s.gguf');
@@ -57,6 +57,11 @@ describe('bitlens page', () => {
     ]);
     const arch = page.locator('bit-lens table.metadata tr[data-key="general.architecture"] td');
     assert.deepEqual(await arch.allTextContents(), ['general.architecture', 'string', 'bitnet-b1.58']);
+    // f32 values in their shortest exact form, not as the f64 they widen to.
+    const eps = page.locator('bit-lens table.metadata tr[data-key="bitnet-b1.58.attention.layer_norm_rms_epsilon"] td.value');
+    assert.equal(await eps.textContent(), '0.00001');
+    const vocab = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"] td.value');
+    assert.match(await vocab.textContent(), /^\[string × 512\] "/);
     const progress = await page.locator('bit-lens .progress-text').textContent();
     assert.match(progress, /^default\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
     assert.deepEqual(problems, []);
@@ -107,6 +112,17 @@ describe('bitlens page', () => {
     );
     assert.equal(await title(page), 'default.gguf');
 
+    // ... and after an empty file.
+    await page.locator('bit-lens input[type=file]').setInputFiles({
+      name: 'empty.gguf', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0),
+    });
+    await page.locator('bit-lens .error', { hasText: 'empty.gguf' }).waitFor(WAIT);
+    assert.equal(
+      await error.textContent(),
+      'Could not open empty.gguf: truncated at offset 0: magic needs 4 bytes but the file ends at 0 (truncated)',
+    );
+    assert.equal(await title(page), 'default.gguf');
+
     // ... and usable: its full token list still comes from the worker.
     const tokens = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"]');
     await tokens.locator('button.show-all').click();
@@ -151,6 +167,40 @@ describe('bitlens page', () => {
     });
     assert.equal(injected, 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('a big file shows its header while the data is still streaming', { timeout: 60_000 }, async () => {
+    const { page, problems } = await loadedPage();
+    // 48 MiB of tensor data: three and a bit 16 MiB File.slice chunks.
+    const { header, dataBytes } = ggufHeader(
+      [['general.architecture', 'llama']],
+      [0, 1, 2].map((i) => ({ name: `big.${i}`, dims: [2048, 2048] })),
+    );
+    const seen = await page.evaluate(async ({ header, dataBytes }) => {
+      const lens = document.querySelector('bit-lens');
+      const events = [];
+      const done = new Promise((resolve) => {
+        lens.addEventListener('bitlens-header', (e) => events.push(['header', e.detail.info.loaded, e.detail.info.file_len]));
+        lens.addEventListener('bitlens-loaded', (e) => {
+          events.push(['loaded', e.detail.info.loaded, e.detail.info.file_len]);
+          resolve();
+        });
+        lens.addEventListener('bitlens-error', (e) => {
+          events.push(['error', e.detail.error.message]);
+          resolve();
+        });
+      });
+      lens.open(new File([new Uint8Array(header), new Uint8Array(dataBytes).fill(7)], 'big.gguf'));
+      await done;
+      return events;
+    }, { header: [...header], dataBytes });
+    const total = header.length + dataBytes;
+    assert.equal(total, 224 + 3 * 16_777_216);
+    assert.deepEqual(seen, [['header', 16 * 1024 * 1024, total], ['loaded', total, total]]);
+    assert.deepEqual(await tensorRow(page, 'big.2'), ['big.2', 'F32', '[2048, 2048]', String(header.length + 2 * 16777216), '16777216']);
+    assert.equal(await page.locator('bit-lens progress').evaluate((p) => [p.value, p.max].join('/')), `${total}/${total}`);
     assert.deepEqual(problems, []);
     await page.close();
   });

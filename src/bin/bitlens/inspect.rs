@@ -32,7 +32,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
 }
 
 /// Reads from the start of the file until the header parses (or fails).
-fn read_header(path: &str) -> Result<Gguf, String> {
+pub(crate) fn read_header(path: &str) -> Result<Gguf, String> {
     let mut f = File::open(path).map_err(|e| e.to_string())?;
     let file_len = f.metadata().map_err(|e| e.to_string())?.len();
     let mut stream = HeaderStream::new(file_len);

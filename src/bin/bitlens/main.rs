@@ -7,7 +7,9 @@
 
 mod export;
 mod inspect;
+mod run;
 mod stats;
+mod tokenize;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,9 @@ commands:
   inspect FILE [--json]      metadata and tensor table of a GGUF file
   stats FILE [--json]        norm gamma statistics per layer (records if BITNET_RESCALE_GAMMA_ON_LOAD=1)
   export FILE OUT            write FILE with the experimental gamma rescale if BITNET_RESCALE_GAMMA_ON_LOAD=1
+  run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--chat] [--json]
+                             generate text (BITNET_RESCALE_GAMMA_ON_LOAD=1: rescaled norm gammas)
+  tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
 ";
 
 fn main() -> ExitCode {
@@ -32,6 +37,8 @@ fn main() -> ExitCode {
         "inspect" => inspect::main(rest),
         "stats" => stats::main(rest),
         "export" => export::main(rest),
+        "tokenize" => tokenize::main(rest),
+        "run" => run::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -1,0 +1,132 @@
+//! `bitlens run` end to end on the tiny I2_S fixture: the tokenizer's prompt ids and the greedy
+//! continuation equal bitnet.cpp's golden ones; the JSON carries seed and timings; the rescale
+//! switch is honored; bad input fails with a message.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/bitnet-b158-tiny-i2_s.gguf"
+);
+const GOLDEN: &str = include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json");
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitlens"));
+    cmd.arg("run").args(args);
+    cmd.env_remove("BITNET_RESCALE_GAMMA_ON_LOAD")
+        .env_remove("BITNET_STRICT_MODE");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn greedy_json_matches_golden() {
+    let golden: Value = serde_json::from_str(GOLDEN).unwrap();
+    let case = &golden["cases"][1];
+    let prompt = case["prompt"].as_str().unwrap();
+    let (ok, stdout, stderr) = run(
+        &[
+            FIXTURE,
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            "12",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(ok, "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["prompt_ids"], case["prompt_ids"]);
+    let want: Vec<Value> = case["greedy_ids"].as_array().unwrap()[..12].to_vec();
+    assert_eq!(v["generated_ids"].as_array().unwrap(), &want);
+    assert_eq!(v["stop_reason"], "MaxTokens");
+    assert_eq!(
+        v["timings"]["prefill_tokens"],
+        case["prompt_ids"].as_array().unwrap().len()
+    );
+    assert_eq!(v["timings"]["decode_tokens"], 11);
+    assert_eq!(v["rescale"], "off");
+    assert!(v["seed"].is_u64());
+}
+
+#[test]
+fn seed_is_reported_and_repeats() {
+    let args = [
+        FIXTURE,
+        "--prompt",
+        "Hello",
+        "--temp",
+        "0.9",
+        "--top-k",
+        "20",
+        "--seed",
+        "7",
+        "--max-tokens",
+        "10",
+        "--json",
+    ];
+    let (ok, a, e) = run(&args, &[]);
+    assert!(ok, "{e}");
+    let (_, b, _) = run(&args, &[]);
+    let (a, b): (Value, Value) = (
+        serde_json::from_str(&a).unwrap(),
+        serde_json::from_str(&b).unwrap(),
+    );
+    assert_eq!(a["seed"], 7);
+    assert_eq!(a["generated_ids"], b["generated_ids"]);
+}
+
+#[test]
+fn rescale_switch_and_errors() {
+    let (ok, out, err) = run(
+        &[
+            FIXTURE,
+            "--prompt",
+            "Hello",
+            "--greedy",
+            "--max-tokens",
+            "4",
+            "--json",
+        ],
+        &[("BITNET_RESCALE_GAMMA_ON_LOAD", "1")],
+    );
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rescale"], "applied");
+    assert!(err.contains("9 corrected"), "{err}");
+    let (ok, out, err) = run(
+        &[
+            FIXTURE,
+            "--prompt",
+            "Hello",
+            "--greedy",
+            "--max-tokens",
+            "4",
+            "--json",
+        ],
+        &[
+            ("BITNET_RESCALE_GAMMA_ON_LOAD", "1"),
+            ("BITNET_STRICT_MODE", "1"),
+        ],
+    );
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rescale"], "refused by strict mode");
+    let (ok, _, err) = run(&[FIXTURE, "--greedy", "--temp", "1"], &[]);
+    assert!(!ok && err.contains("--greedy excludes"), "{err}");
+    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "100000"], &[]);
+    assert!(!ok && err.contains("context_length"), "{err}");
+    let (ok, _, err) = run(&["/nonexistent.gguf", "--prompt", "x"], &[]);
+    assert!(!ok && err.contains("/nonexistent.gguf"), "{err}");
+}
