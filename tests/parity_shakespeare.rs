@@ -6,12 +6,15 @@
 //! - twin, baseline: different ids (and the ones the reference recorded for it);
 //! - faithful file + rescale: different ids (the rescale hurts a correct file).
 //!
-//! Prompt ids come from the golden file, so this does not depend on the tokenizer.
+//! The generation tests take prompt ids from the golden file, so they do not depend on the
+//! tokenizer; a separate test checks our tokenizer against the ids of the `tokenizers` library
+//! the vocabulary was trained with (pre-tokenizer `gpt-2`).
 
 use bitlens::gguf::Gguf;
 use bitlens::model::weights::LayerNorms;
 use bitlens::model::{forward, Model, Norms, Pass};
 use bitlens::norms::{load_norm_with, CorrectionPipeline, RescalePolicy};
+use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
 const FAITHFUL: &[u8] = include_bytes!("../www/models/shakespeare-bitnet.gguf");
@@ -157,4 +160,26 @@ fn rescale_on_the_faithful_file_changes_its_output() {
         }
     }
     assert_eq!(differing, 5, "the rescale should change every continuation");
+}
+
+#[test]
+fn tokenizer_matches_the_training_tokenizer() {
+    let f = fixture();
+    let t = Tokenizer::from_gguf(&f.faithful.0).unwrap();
+    for (ci, case) in f.cases().iter().enumerate() {
+        let prompt = case["prompt"].as_str().unwrap();
+        let got = t.encode(prompt, true, true);
+        assert_eq!(got, ids(&case["prompt_ids"]), "case {ci} prompt ids");
+        assert_eq!(got[0], 4093, "BOS first");
+    }
+    let cases = f.golden["tokenizer_cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 9);
+    for (ci, case) in cases.iter().enumerate() {
+        let text = case["text"].as_str().unwrap();
+        assert_eq!(
+            t.encode(text, false, false),
+            ids(&case["ids"]),
+            "tokenizer case {ci}: {text:?}"
+        );
+    }
 }
