@@ -9,6 +9,8 @@
 //! The generation tests take prompt ids from the golden file, so they do not depend on the
 //! tokenizer; a separate test checks our tokenizer against the ids of the `tokenizers` library
 //! the vocabulary was trained with (pre-tokenizer `gpt-2`).
+// Native only: `wasm-pack test` builds every test target for wasm32; this one runs natively.
+#![cfg(not(target_arch = "wasm32"))]
 
 use bitlens::gguf::Gguf;
 use bitlens::model::weights::LayerNorms;
