@@ -125,6 +125,41 @@ fn faithful_greedy_ids_match_the_reference() {
 }
 
 #[test]
+fn twin_differs_from_the_faithful_file_only_in_norm_gammas() {
+    let f = fixture();
+    let (g, _) = &f.faithful;
+    assert_eq!(FAITHFUL.len(), TWIN.len());
+    let header = g.tensors[0].data_start as usize;
+    assert_eq!(
+        FAITHFUL[..header],
+        TWIN[..header],
+        "same header and metadata"
+    );
+    let mut norms = 0;
+    for t in &g.tensors {
+        let a = g.tensor_data(FAITHFUL, t).unwrap();
+        let b = f.twin.0.tensor_data(TWIN, t).unwrap();
+        if t.name.ends_with("norm.weight") {
+            norms += 1;
+            let n = a.len() / 4;
+            let val =
+                |d: &[u8], i: usize| f32::from_le_bytes(d[4 * i..4 * i + 4].try_into().unwrap());
+            for i in 0..n {
+                let ratio = val(a, i) as f64 / val(b, i) as f64;
+                assert!(
+                    (ratio - (n as f64).sqrt()).abs() < 1e-5,
+                    "{} [{i}]: ratio {ratio}",
+                    t.name
+                );
+            }
+        } else {
+            assert_eq!(a, b, "{} identical", t.name);
+        }
+    }
+    assert_eq!(norms, 17);
+}
+
+#[test]
 fn twin_with_rescale_gives_the_faithful_ids_and_without_it_does_not() {
     let f = fixture();
     let (g, m) = &f.twin;

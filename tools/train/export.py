@@ -163,7 +163,7 @@ def build_file(model, tokens, merges, ids, prescale):
     a = ARCH
     kvs = [
         ("general.architecture", GGUF_STR, a),
-        ("general.name", GGUF_STR, "shakespeare-bitnet-b1.58-mini" + ("-prescaled" if prescale else "")),
+        ("general.name", GGUF_STR, "shakespeare-bitnet-b1.58-mini"),  # same in the twin: only gammas differ
         (f"{a}.vocab_size", GGUF_U32, cfg.vocab),
         (f"{a}.context_length", GGUF_U32, cfg.ctx),
         (f"{a}.embedding_length", GGUF_U32, cfg.dim),
