@@ -17,6 +17,10 @@ cargo test
 
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
 # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
+# The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight on a
+# busy 2-core machine.
+export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-60}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
   --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
 # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's unit
