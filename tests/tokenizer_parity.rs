@@ -1,25 +1,18 @@
 //! Token ids equal llama.cpp's on real vocabularies: SmolLM2 (pre `smollm`) and LLaMA-3 (the
 //! BitNet 2B-4T tokenizer) with no `pre` key ('default', as bitnet.cpp reads the official file)
-//! and with `pre = llama-bpe`. Goldens: tests/data/tokenizer/goldens.json, made by
+//! and with `pre = llama-bpe`; and Gemma 3's SentencePiece vocabulary (byte fallback). Goldens: tests/data/tokenizer/goldens.json, made by
 //! tools/tokenizer/make_goldens.py with llama-cpp-python. Plus decode(encode(s)) == s on every
 //! vocabulary for those strings and for seeded random UTF-8.
 
 mod tokenizer_support;
 
 use bitlens::gguf::Gguf;
-use bitlens::tokenizer::{vocab_only_gguf, PreTokenizer, Tokenizer};
+use bitlens::tokenizer::{vocab_only_gguf, PreTokenizer, Tokenizer, VocabKind};
 use serde_json::Value;
 use tokenizer_support::*;
 
 fn goldens() -> Value {
     serde_json::from_slice(&std::fs::read(data_dir().join("goldens.json")).unwrap()).unwrap()
-}
-
-fn hex(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn strings(g: &Value) -> Vec<String> {
@@ -167,6 +160,15 @@ fn llama3_llama_bpe_matches_llama_cpp() {
     assert_eq!(tok.pre_tokenizer(), PreTokenizer::Llama3);
     check_parity("llama3-llama-bpe", &tok);
     check_all_round_trips("llama3-llama-bpe", &tok);
+}
+
+#[test]
+fn gemma3_sentencepiece_matches_llama_cpp() {
+    let tok = tokenizer(&gemma3_vocab());
+    assert_eq!(tok.kind(), VocabKind::Spm);
+    assert_eq!(tok.n_vocab(), 262144);
+    check_parity("gemma3", &tok);
+    check_all_round_trips("gemma3", &tok);
 }
 
 #[test]

@@ -17,6 +17,9 @@ pub fn flags(c: char) -> u8 {
     if c.is_ascii() {
         return ASCII_FLAGS[c as usize];
     }
+    if new_in_unicode_16(c) {
+        return 0;
+    }
     let mut f = match get_general_category(c) {
         G::UppercaseLetter
         | G::LowercaseLetter
@@ -39,6 +42,48 @@ pub fn flags(c: char) -> u8 {
         f |= SPACE;
     }
     f
+}
+
+/// Letters, numbers and punctuation first assigned in Unicode 16.0. The crate's tables are
+/// Unicode 16.0; llama.cpp's `unicode-data.cpp` predates it, so there these codepoints are
+/// unassigned (neither \p{L}, \p{N} nor \p{P}). Found by comparing every codepoint's class with
+/// llama.cpp's table (llama-cpp-python 0.3.36): these ranges are the only differences.
+const NEW_IN_UNICODE_16: &[(u32, u32)] = &[
+    (0x1B4E, 0x1B4F),
+    (0x1B7F, 0x1B7F),
+    (0x1C89, 0x1C8A),
+    (0xA7CB, 0xA7CD),
+    (0xA7DA, 0xA7DC),
+    (0x105C0, 0x105F3),
+    (0x10D40, 0x10D65),
+    (0x10D6E, 0x10D85),
+    (0x10EC2, 0x10EC4),
+    (0x11380, 0x11389),
+    (0x1138B, 0x1138B),
+    (0x1138E, 0x1138E),
+    (0x11390, 0x113B5),
+    (0x113B7, 0x113B7),
+    (0x113D1, 0x113D1),
+    (0x113D3, 0x113D5),
+    (0x113D7, 0x113D8),
+    (0x116D0, 0x116E3),
+    (0x11BC0, 0x11BE1),
+    (0x11BF0, 0x11BF9),
+    (0x13460, 0x143FA),
+    (0x16100, 0x1611D),
+    (0x16130, 0x16139),
+    (0x16D40, 0x16D79),
+    (0x18CFF, 0x18CFF),
+    (0x1CCF0, 0x1CCF9),
+    (0x1E5D0, 0x1E5ED),
+    (0x1E5F0, 0x1E5FA),
+    (0x1E5FF, 0x1E5FF),
+];
+
+fn new_in_unicode_16(c: char) -> bool {
+    let u = c as u32;
+    let i = NEW_IN_UNICODE_16.partition_point(|&(_, hi)| hi < u);
+    NEW_IN_UNICODE_16.get(i).is_some_and(|&(lo, _)| lo <= u)
 }
 
 const fn ascii_flags() -> [u8; 128] {
@@ -175,5 +220,12 @@ mod tests {
         assert_eq!(flags('«'), PUNCT);
         assert_eq!(flags('\u{301}'), 0); // combining mark
         assert_eq!(flags('\u{FEFF}'), 0); // BOM is not whitespace here
+                                          // Unicode 16 additions are unassigned for llama.cpp.
+        assert_eq!(flags('\u{1B4E}'), 0);
+        assert_eq!(flags('\u{13460}'), 0);
+        assert_eq!(flags('\u{143FA}'), 0);
+        assert_eq!(flags('\u{143FB}'), 0);
+        assert_eq!(flags('\u{1E5FF}'), 0);
+        assert_eq!(flags('\u{1E800}'), LETTER); // Mende Kikakui, older
     }
 }

@@ -3,7 +3,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_MODEL_URL } from '../../www/config.js';
 import { launch, openPage, serve } from './browser.mjs';
 import { ggufHeader, writeGguf } from './gguf-writer.mjs';
 
@@ -45,7 +47,19 @@ const title = (page) => page.locator('bit-lens h2.file-name').textContent();
 describe('bitlens page', () => {
   test('opens the embedded default model on start', { timeout: 60_000 }, async () => {
     const { page, problems } = await loadedPage();
-    assert.equal(await title(page), 'default.gguf');
+    assert.equal(await title(page), basename(fileURLToPath(DEFAULT_MODEL_URL)));
+    const rows = await page.locator('bit-lens table.tensors tbody tr').count();
+    assert.ok(rows > 0, `${rows} tensor rows`);
+    assert.match(await page.locator('bit-lens .progress-text').textContent(), / loaded in \d+\.\d\d s \(\d+ MB\/s\)$/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('an I2_S file: tensors named I2_S and sized n/4 + 32', { timeout: 60_000 }, async () => {
+    const { page, problems } = await loadedPage();
+    await page.locator('bit-lens input[type=file]').setInputFiles(I2S);
+    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-b158-tiny-i2_s.gguf' }).waitFor(WAIT);
+    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
     assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
       'blk.0.attn_q.weight', 'I2_S', '[256, 256]', '281600', '16416',
     ]);
@@ -63,7 +77,7 @@ describe('bitlens page', () => {
     const vocab = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"] td.value');
     assert.match(await vocab.textContent(), /^\[string × 512\] "/);
     const progress = await page.locator('bit-lens .progress-text').textContent();
-    assert.match(progress, /^default\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
+    assert.match(progress, /^bitnet-b158-tiny-i2_s\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -85,6 +99,9 @@ describe('bitlens page', () => {
 
   test('a corrupt file shows its error and leaves the previous file usable', { timeout: 60_000 }, async () => {
     const { page } = await loadedPage();
+    await page.locator('bit-lens input[type=file]').setInputFiles(I2S);
+    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-b158-tiny-i2_s.gguf' }).waitFor(WAIT);
+    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
     const bytes = readFileSync(I2S);
     const bad = Buffer.from(bytes.subarray(0, 4096));
     bad[3] = 'X'.charCodeAt(0);
@@ -98,7 +115,7 @@ describe('bitlens page', () => {
       'Could not open corrupt.gguf: bad magic at offset 0: expected "GGUF", found 47 47 55 58 (bad_magic)',
     );
     // The previous file is still on screen...
-    assert.equal(await title(page), 'default.gguf');
+    assert.equal(await title(page), 'bitnet-b158-tiny-i2_s.gguf');
     assert.equal((await tensorRow(page, 'blk.0.attn_q.weight'))[1], 'I2_S');
 
     // ... also after a file whose header parses but whose tensors run past its end.
@@ -110,7 +127,7 @@ describe('bitlens page', () => {
       await error.textContent(),
       /^Could not open cut\.gguf: tensor '[^']+': data spans bytes \d+\.\.\d+ but the file has 300000 bytes \(tensor_past_end\)$/,
     );
-    assert.equal(await title(page), 'default.gguf');
+    assert.equal(await title(page), 'bitnet-b158-tiny-i2_s.gguf');
 
     // ... and after an empty file.
     await page.locator('bit-lens input[type=file]').setInputFiles({
@@ -121,7 +138,7 @@ describe('bitlens page', () => {
       await error.textContent(),
       'Could not open empty.gguf: truncated at offset 0: magic needs 4 bytes but the file ends at 0 (truncated)',
     );
-    assert.equal(await title(page), 'default.gguf');
+    assert.equal(await title(page), 'bitnet-b158-tiny-i2_s.gguf');
 
     // ... and usable: its full token list still comes from the worker.
     const tokens = page.locator('bit-lens table.metadata tr[data-key="tokenizer.ggml.tokens"]');

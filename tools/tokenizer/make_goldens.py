@@ -4,7 +4,8 @@
 Run once, outside CI, with llama-cpp-python (it compiles llama.cpp; ~20 min on 2 cores):
     python3 -m venv /work/.cache/venv-llama
     /work/.cache/venv-llama/bin/pip install llama-cpp-python==0.3.36
-    cargo test --test tokenizer_parity   # builds the LLaMA-3 vocab GGUFs into the cache
+    bash scripts/fetch-llama3-vocab.sh; bash scripts/fetch-gemma3-vocab.sh
+    cargo test --test tokenizer_parity   # builds the LLaMA-3 and Gemma 3 vocab GGUFs into the cache
     /work/.cache/venv-llama/bin/python tools/tokenizer/make_goldens.py
 
 For each vocabulary it calls Llama(vocab_only=True).tokenize(text, add_bos=True, special=True),
@@ -26,6 +27,7 @@ VOCABS = {
     "smollm2": os.path.join(ROOT, "tests/data/tokenizer/smollm2-135m.vocab.gguf"),
     "llama3-nopre": os.path.join(CACHE, "llama3-vocab-nopre.gguf"),
     "llama3-llama-bpe": os.path.join(CACHE, "llama3-vocab-llama-bpe.gguf"),
+    "gemma3": os.path.join(CACHE, "gemma3-vocab.gguf"),
 }
 
 STRINGS = [

@@ -10,8 +10,9 @@ elements 128b+p, +32, +64, +96 in bits 7-6, 5-4, 3-2, 1-0; code 0=-1, 1=0, 2=+1)
 tail whose first 4 bytes are the per-tensor f32 scale (we zero the other 28).
 
 The twin is identical except that every norm gamma is divided by sqrt(n), n = the norm's length
-(a stand-in for a file exported with the suspected 1/sqrt(n) bug). n is 256 or 1024 here, so
-sqrt(n) is a power of two and gamma/sqrt(n)*sqrt(n) == gamma exactly in f32.
+(a stand-in for a file exported with the suspected 1/sqrt(n) bug). The faithful file stores
+f32(twin_gamma * sqrt(n)) (within an ulp of the trained gamma), so the engine's rescale of the
+twin reproduces the faithful gammas bit for bit.
 
 The reference forward (`Reference`) reads the tensors back from the written file and follows
 spec section 5 and fixtures/README.md: per-token int8 absmax activations (scale in double, round
@@ -47,12 +48,13 @@ CHAT_TEMPLATE = (
 )
 PROJ = ["attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"]
 NORMS = ["attn_norm", "attn_sub_norm", "ffn_norm", "ffn_sub_norm"]
+# Speaker headings as the Gutenberg texts write them ("Ham.", "KING.", "[Enter ...]").
 PROMPTS = [
-    "ROMEO.\nO",
-    "To be, or not to be,",
+    "Romeo.\n",
+    "Ham.\nTo be, or not to be,",
     "KING.\nMy lords,",
-    "Enter HAMLET",
-    "I will tell you",
+    "[Enter Hamlet",
+    "Queen.\nO, my good lord,",
 ]
 
 
@@ -122,14 +124,27 @@ def unpack_i2s(data, n):
     return codes, np.float32(scale)
 
 
+def rescale_gamma(g):
+    """The engine's experimental rescale: gamma * sqrt(n), product in f64, rounded once to f32."""
+    return (g.astype(np.float64) * np.sqrt(g.size)).astype(np.float32)
+
+
 def build_file(model, tokens, merges, ids, prescale):
     cfg = model.cfg
     sd = {k: v.detach().float() for k, v in model.state_dict().items()}
 
     def gamma(key, n):
+        """Both files derive from the prescaled value t = f32(g / sqrt(n)); the faithful file
+        stores f32(t * sqrt(n)) (the products in f64, as the engine's rescale computes them),
+        which is within an ulp of the trained g and is exactly what rescaling the twin gives."""
         g = sd[key].numpy().astype(np.float32)
         assert g.shape == (n,)
-        return (g / np.float32(np.sqrt(n))).astype(np.float32) if prescale else g
+        t = (g.astype(np.float64) / np.sqrt(n)).astype(np.float32)
+        if prescale:
+            return t
+        back = rescale_gamma(t)
+        assert np.all(np.abs(back - g) <= np.abs(g) * 2.4e-7), key
+        return back
 
     tensors = [("token_embd.weight", [cfg.dim, cfg.vocab], T_F16, sd["token_embd.weight"].numpy().astype(np.float16).tobytes()),
                ("output_norm.weight", [cfg.dim], T_F32, gamma("output_norm.weight", cfg.dim).tobytes())]
@@ -148,7 +163,7 @@ def build_file(model, tokens, merges, ids, prescale):
     a = ARCH
     kvs = [
         ("general.architecture", GGUF_STR, a),
-        ("general.name", GGUF_STR, "shakespeare-bitnet-b1.58-mini" + ("-prescaled" if prescale else "")),
+        ("general.name", GGUF_STR, "shakespeare-bitnet-b1.58-mini"),  # same in the twin: only gammas differ
         (f"{a}.vocab_size", GGUF_U32, cfg.vocab),
         (f"{a}.context_length", GGUF_U32, cfg.ctx),
         (f"{a}.embedding_length", GGUF_U32, cfg.dim),
@@ -237,7 +252,7 @@ class Reference:
 
     def norm_w(self, name):
         g = self.t[name]
-        return (g * F32(np.sqrt(g.size))).astype(F32) if self.rescale else g
+        return rescale_gamma(g) if self.rescale else g
 
     def rope(self, x, positions):
         """x: (T, H, hd). NEOX pairs (i, i+hd/2); theta iterated in f32 from (float)pos."""
@@ -426,6 +441,17 @@ def main():
         g, _, _ = ref.greedy(pids, 96)
         s = ref.sample(pids, 96, 0.8, 40, rng)
         samples.append({"prompt": prompt, "greedy_96": prompt + decode(g), "sample_t0.8_k40_seed7": prompt + decode(s)})
+    # Tokenizer parity material: HF `tokenizers` ids (no BOS) for tricky strings and a stretch of
+    # held-out text; an engine tokenizer with pre "gpt-2" must give the same ids.
+    val = np.fromfile(os.path.join(a.data, "val.bin"), dtype=np.uint16)
+    excerpt = decode([int(t) for t in val[1:1200] if t < ids["bos"]])
+    tok_texts = PROMPTS + [
+        "  two spaces,\n\n\nthree newlines\t tab  ",
+        "Numbers 1234567, 3.14 and 1599; it's, don't, I'll, you've, she'd, we're.",
+        "Caf\u00e9 na\u00efve \u2014 \u201cquoted\u201d \u00c6sop!? [Exit.]",
+        excerpt,
+    ]
+    tokenizer_cases = [{"text": t, "text_hex": t.encode().hex(), "ids": tok.encode(t).ids} for t in tok_texts]
     golden = {
         "model": os.path.basename(faithful), "twin": os.path.basename(twin),
         "model_sha256": __import__("hashlib").sha256(open(faithful, "rb").read()).hexdigest(),
@@ -433,7 +459,7 @@ def main():
         "numerics": "bitnet.cpp rules (spec section 5, fixtures README): prompt decoded in one batch, last-only "
                     "logits; then one token per decode; F16 K/V; greedy = first maximum; no stop at EOG",
         "rescale": "gamma * sqrt(n) for every norm (n = its length), applied on load",
-        "cases": cases, "samples": samples,
+        "cases": cases, "samples": samples, "tokenizer_cases": tokenizer_cases,
     }
     path = os.path.join(a.out, f"{a.name}.golden.json")
     json.dump(golden, open(path, "w"), indent=1)
