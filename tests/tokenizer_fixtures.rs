@@ -2,9 +2,12 @@
 //! key: the 'default' pre-tokenizer) and mainline llama.cpp (`pre = llama-bpe`), and token
 //! pieces of the greedy continuations.
 
+mod tokenizer_support;
+
 use bitlens::gguf::Gguf;
 use bitlens::tokenizer::{PreTokenizer, Tokenizer};
 use serde_json::Value;
+use tokenizer_support::{hex, ids};
 
 fn load(name: &str) -> (Tokenizer, Value) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
@@ -14,21 +17,6 @@ fn load(name: &str) -> (Tokenizer, Value) {
         serde_json::from_slice(&std::fs::read(format!("{dir}{name}.golden.json")).unwrap())
             .unwrap();
     (Tokenizer::from_gguf(&g).unwrap(), golden)
-}
-
-fn hex(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 fn check(name: &str, pre: PreTokenizer, bos: u32) {

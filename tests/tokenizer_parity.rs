@@ -15,13 +15,6 @@ fn goldens() -> Value {
     serde_json::from_slice(&std::fs::read(data_dir().join("goldens.json")).unwrap()).unwrap()
 }
 
-fn hex(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
-}
-
 fn strings(g: &Value) -> Vec<String> {
     g["strings_hex"]
         .as_array()

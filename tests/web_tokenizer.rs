@@ -4,11 +4,14 @@
 //! printed (not asserted) load/encode timing.
 #![cfg(target_arch = "wasm32")]
 
+mod tokenizer_support;
+
 use bitlens::api::GgufFile;
 use bitlens::gguf::Gguf;
 use bitlens::tokenizer::Tokenizer;
 use js_sys::{Date, Uint8Array};
 use serde_json::Value as Json;
+use tokenizer_support::{hex, ids};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::{wasm_bindgen_test as test, wasm_bindgen_test_configure};
 
@@ -20,21 +23,6 @@ const TQ2: &[u8] = include_bytes!("fixtures/bitnet-tiny-tq2_0.gguf");
 const TQ2_GOLDEN: &str = include_str!("fixtures/bitnet-tiny-tq2_0.golden.json");
 const SMOLLM2: &[u8] = include_bytes!("data/tokenizer/smollm2-135m.vocab.gguf");
 const GOLDENS: &str = include_str!("data/tokenizer/goldens.json");
-
-fn hex(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn ids(v: &Json) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 fn file(bytes: &[u8]) -> GgufFile {
     let mut f = GgufFile::new(bytes.len() as f64).unwrap();

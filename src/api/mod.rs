@@ -16,10 +16,13 @@
 
 mod js;
 mod logger;
+mod model;
 mod norms;
 mod tokenizer;
 
 pub use tokenizer::GgufTokenizer;
+
+pub use model::ModelRunner;
 
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;

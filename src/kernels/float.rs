@@ -8,6 +8,7 @@
 //! - `dot8_fma`: llamafile's tinyBLAS (one eight-lane fused accumulator), used for F16 weights
 //!   times F32 activations with two or more token columns (KQV during a prompt decode).
 
+use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
 /// Reduces eight lane sums the way an AVX `hsum` does: (l0+l4, l1+l5, l2+l6, l3+l7), then
@@ -20,7 +21,7 @@ pub fn hsum8(l: &[f32; 8]) -> f32 {
 }
 
 /// Eight-lane fused dot product of `n` terms `a(i) * b(i)` (tinyBLAS order).
-#[inline]
+#[inline(always)]
 pub fn dot8_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
     let mut acc = [0f32; 8];
     for i in 0..n {
@@ -93,7 +94,7 @@ pub enum DotOrder {
 }
 
 /// `Σ a(i)·b(i)` in the given order.
-#[inline]
+#[inline(always)]
 pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
     match order {
         DotOrder::GgmlVecDot => dot_ggml_f16(n, a, b),
@@ -102,24 +103,78 @@ pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize
 }
 
 /// Matrix-vector product of row-major float weights (`elem_at` reads element i of the flat
-/// data) with `x`, each row summed in `order`.
+/// data) with `x`, each row summed in `order`. Each row is first converted to f32 in `row`
+/// (F16 rows in bulk), then summed by `dot_slices`.
+/// Float weight storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FloatType {
+    F32,
+    F16,
+    BF16,
+}
+
 pub fn matvec_float(
     data: &[u8],
-    elem_at: fn(&[u8], usize) -> f32,
+    ty: FloatType,
     x: &[f32],
     order: DotOrder,
+    row: &mut Vec<f32>,
     out: &mut [f32],
 ) {
     let cols = x.len();
+    row.resize(cols, 0.0);
+    let elem_at: fn(&[u8], usize) -> f32 = match ty {
+        FloatType::F32 => f32_at,
+        FloatType::F16 => f16_at,
+        FloatType::BF16 => bf16_at,
+    };
+    // F16 data viewed as `f16` when the bytes are 2-aligned (GGUF tensor data is, within an
+    // allocation). SAFETY: every bit pattern is a valid `f16`.
+    let (pre, halves, _) = unsafe { data.align_to::<f16>() };
+    let bulk_f16 = ty == FloatType::F16 && pre.is_empty();
     for (r, o) in out.iter_mut().enumerate() {
         let base = r * cols;
-        *o = dot(order, cols, |i| elem_at(data, base + i), |i| x[i]);
+        if bulk_f16 {
+            halves[base..base + cols].convert_to_f32_slice(row);
+        } else {
+            for (i, v) in row.iter_mut().enumerate() {
+                *v = elem_at(data, base + i);
+            }
+        }
+        *o = dot_slices(order, row, x);
     }
+}
+
+/// `Σ a[i]·b[i]` in `order`, over slices. On x86-64 with FMA the fused multiply-adds are
+/// instructions rather than library calls (same results: a fused multiply-add is exact).
+pub fn dot_slices(order: DotOrder, a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("fma") {
+            // SAFETY: the CPU has FMA (checked above).
+            return unsafe { dot_slices_fma(order, a, b) };
+        }
+    }
+    dot_slices_any(order, a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn dot_slices_fma(order: DotOrder, a: &[f32], b: &[f32]) -> f32 {
+    dot_slices_any(order, a, b)
+}
+
+#[inline(always)]
+fn dot_slices_any(order: DotOrder, a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    dot(order, n, |i| a[i], |i| b[i])
 }
 
 /// ggml's `ggml_vec_dot_f16` order on AVX2: four eight-lane accumulators over steps of 32
 /// (fused), reduced acc0+acc2, acc1+acc3, then together; the eight lanes are folded
 /// (l_i + l_{i+4}) and summed with two horizontal adds; the tail (n % 32) is added in order.
+#[inline(always)]
 pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
     let mut acc = [[0f32; 8]; 4];
     let np = n / 32 * 32;
@@ -164,11 +219,26 @@ mod tests {
             .flat_map(|&v| f16::from_f32(v).to_le_bytes())
             .collect();
         let mut out = [0f32; 2];
+        let x = [1.0, 1.0, 2.0, 0.0];
+        let mut row = Vec::new();
         matvec_float(
             &w,
-            f16_at,
-            &[1.0, 1.0, 2.0, 0.0],
+            FloatType::F16,
+            &x,
             DotOrder::GgmlVecDot,
+            &mut row,
+            &mut out,
+        );
+        assert_eq!(out, [9.0, 1.0]);
+        // Unaligned bytes take the per-element path and give the same.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&w);
+        matvec_float(
+            &shifted[1..],
+            FloatType::F16,
+            &x,
+            DotOrder::TinyBlas,
+            &mut row,
             &mut out,
         );
         assert_eq!(out, [9.0, 1.0]);

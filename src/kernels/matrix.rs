@@ -5,7 +5,8 @@
 use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
-use super::float::{bf16_at, f16_at, f32_at, matvec_float, round_to_bf16, round_to_f16, DotOrder};
+use super::float::{matvec_float, round_to_bf16, round_to_f16, DotOrder, FloatType};
+use super::q8::{matvec_q8, quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
 
 /// A weight matrix of `rows` outputs by `cols` inputs (`ne = [cols, rows]`), borrowed from the
@@ -29,6 +30,9 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
     GgmlType::F16,
     GgmlType::BF16,
     GgmlType::F32,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q8_0,
 ];
 
 /// Reusable buffers for quantized activations (sized on first use, then reused).
@@ -36,8 +40,10 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
 pub struct ActScratch {
     q: Vec<i8>,
     d: Vec<f32>,
+    s: Vec<f32>,
     bsums: Vec<i16>,
     xf: Vec<f32>,
+    row: Vec<f32>,
 }
 
 impl ActScratch {
@@ -46,7 +52,7 @@ impl ActScratch {
         self.q.capacity()
             + 4 * self.d.capacity()
             + 2 * self.bsums.capacity()
-            + 4 * self.xf.capacity()
+            + 4 * (self.xf.capacity() + self.row.capacity())
     }
 }
 
@@ -110,9 +116,9 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
         }
         GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 => {
             let elem = match w.ty {
-                GgmlType::F16 => f16_at,
-                GgmlType::BF16 => bf16_at,
-                _ => f32_at,
+                GgmlType::F16 => FloatType::F16,
+                GgmlType::BF16 => FloatType::BF16,
+                _ => FloatType::F32,
             };
             let xs = match (float_input.convert, w.ty) {
                 (false, _) | (_, GgmlType::F32) => x,
@@ -127,7 +133,21 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                     &s.xf[..w.cols]
                 }
             };
-            matvec_float(w.data, elem, xs, float_input.order, out);
+            matvec_float(w.data, elem, xs, float_input.order, &mut s.row, out);
+        }
+        GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
+            let nb = w.cols / QK8;
+            grow(&mut s.q, w.cols);
+            grow(&mut s.d, nb);
+            grow(&mut s.s, nb);
+            let (q, d, sums) = (&mut s.q[..w.cols], &mut s.d[..nb], &mut s.s[..nb]);
+            quantize_q8(x, q, d, sums);
+            let kind = match w.ty {
+                GgmlType::Q4_0 => Block32::Q4_0,
+                GgmlType::Q4_1 => Block32::Q4_1,
+                _ => Block32::Q8_0,
+            };
+            matvec_q8(kind, w.data, q, d, sums, out);
         }
         other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
     }

@@ -12,6 +12,7 @@ pub mod float;
 pub mod math;
 pub mod matrix;
 pub mod norm;
+pub mod q8;
 pub mod rope;
 pub mod ternary;
 

@@ -7,6 +7,7 @@ pub mod forward;
 pub mod generator;
 pub mod sampler;
 pub mod state;
+pub mod synthetic;
 pub mod weights;
 
 pub use config::{Arch, Config, FfnAct};

@@ -7,6 +7,7 @@ use crate::gguf::{Gguf, TensorInfo};
 use crate::kernels::float::{bf16_at, f16_at, f32_at};
 use crate::kernels::matrix::{Matrix, MATVEC_TYPES};
 use crate::norms::{load_norm_with, CorrectionPipeline, CorrectionRecord, RescalePolicy};
+use crate::quant::dequant::dequantize_rows;
 use crate::quant::GgmlType;
 
 use super::config::{Arch, Config};
@@ -95,7 +96,14 @@ impl Norms {
 }
 
 /// Embedding types whose rows we can read.
-pub const EMBED_TYPES: &[GgmlType] = &[GgmlType::F16, GgmlType::BF16, GgmlType::F32];
+pub const EMBED_TYPES: &[GgmlType] = &[
+    GgmlType::F16,
+    GgmlType::BF16,
+    GgmlType::F32,
+    GgmlType::Q8_0,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+];
 
 fn tensor<'g>(g: &'g Gguf, name: &str) -> Result<&'g TensorInfo, ModelError> {
     g.tensor(name).ok_or_else(|| ModelError::MissingTensor {
@@ -272,15 +280,8 @@ impl Weights {
     pub fn embed(&self, file: &[u8], token: usize, out: &mut [f32]) {
         let t = &self.token_embd;
         let data = &file[t.start..t.start + t.len];
-        let at: fn(&[u8], usize) -> f32 = match t.ty {
-            GgmlType::F16 => f16_at,
-            GgmlType::BF16 => bf16_at,
-            _ => f32_at,
-        };
-        let base = token * t.cols;
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = at(data, base + i);
-        }
+        dequantize_rows(t.ty, data, t.cols, token..token + 1, out)
+            .expect("the embedding's type and size were checked at load");
     }
 }
 

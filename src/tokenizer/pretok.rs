@@ -193,80 +193,108 @@ impl Text {
         cut.cut(piece.end);
     }
 
+    /// The codepoint at `p` if it is inside `piece` (llama.cpp's OUT_OF_RANGE is `None`).
+    fn cpt_in(&self, piece: &Range<usize>, p: usize) -> Option<char> {
+        piece.contains(&p).then(|| self.cpts[p])
+    }
+
+    /// The class bits at `p` if inside `piece`; outside, no class at all (not even "other").
+    fn flags_in(&self, piece: &Range<usize>, p: usize) -> Option<u8> {
+        piece.contains(&p).then(|| self.flags[p])
+    }
+
+    fn is_in(&self, piece: &Range<usize>, p: usize, bit: u8) -> bool {
+        self.flags_in(piece, p).is_some_and(|f| f & bit != 0)
+    }
+
+    /// `[^\s\p{L}\p{N}]` at `p`, inside the piece.
+    fn is_other_in(&self, piece: &Range<usize>, p: usize) -> bool {
+        self.flags_in(piece, p)
+            .is_some_and(|f| f & (SPACE | LETTER | NUMBER) == 0)
+    }
+
+    /// Length of a contraction `'s|'t|'re|'ve|'m|'ll|'d` at `pos` (ASCII case-insensitive for
+    /// LLaMA-3: only ASCII letters lower-case to the letters compared).
+    fn contraction_at(&self, piece: &Range<usize>, pos: usize, ignore_case: bool) -> Option<usize> {
+        if self.cpts[pos] != '\'' || pos + 1 >= piece.end {
+            return None;
+        }
+        let low = |c: char| {
+            if ignore_case {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }
+        };
+        let n = low(self.cpts[pos + 1]);
+        if matches!(n, 's' | 't' | 'm' | 'd') {
+            return Some(2);
+        }
+        if pos + 2 < piece.end
+            && matches!(
+                (n, low(self.cpts[pos + 2])),
+                ('r', 'e') | ('v', 'e') | ('l', 'l')
+            )
+        {
+            return Some(3);
+        }
+        None
+    }
+
+    /// The end of the piece starting at `pos` under `\s+(?!\S)|\s+` (or a lone codepoint that
+    /// nothing matched), the common tail of both regexes.
+    fn whitespace_end(&self, piece: &Range<usize>, pos: usize) -> usize {
+        let mut n_ws = 0;
+        while self.is_in(piece, pos + n_ws, SPACE) {
+            n_ws += 1;
+        }
+        if n_ws > 1 && self.cpt_in(piece, pos + n_ws).is_some() {
+            // \s+(?!\S): leave the last space to prefix the next piece.
+            pos + n_ws - 1
+        } else if n_ws > 0 {
+            pos + n_ws
+        } else {
+            pos + 1
+        }
+    }
+
     /// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
     fn split_gpt2(&self, piece: Range<usize>, out: &mut Vec<Range<usize>>) {
-        let (start, end) = (piece.start, piece.end);
-        // Outside the piece: no codepoint, no class (llama.cpp's OUT_OF_RANGE and empty flags).
-        let cpt = |p: usize| {
-            if p >= start && p < end {
-                Some(self.cpts[p])
-            } else {
-                None
-            }
+        let p = &piece;
+        let mut cut = Cutter {
+            out,
+            prev: piece.start,
         };
-        let fl = |p: usize| {
-            if p >= start && p < end {
-                Some(self.flags[p])
-            } else {
-                None
+        let mut pos = piece.start;
+        while pos < piece.end {
+            if let Some(n) = self.contraction_at(p, pos, false) {
+                pos += cut.cut(pos + n);
+                continue;
             }
-        };
-        let mut cut = Cutter { out, prev: start };
-        let mut pos = start;
-        while pos < end {
+            // An optional leading space, then a run of one class.
             let c = self.cpts[pos];
-            let f = self.flags[pos];
-            if c == '\'' && pos + 1 < end {
-                let n = self.cpts[pos + 1];
-                if matches!(n, 's' | 't' | 'm' | 'd') {
-                    pos += cut.cut(pos + 2);
-                    continue;
+            let first = if c == ' ' { pos + 1 } else { pos };
+            // The run's class: a class bit, or 0 for "other" ([^\s\p{L}\p{N}]).
+            let in_class = |q: usize, bit: u8| {
+                if bit == 0 {
+                    self.is_other_in(p, q)
+                } else {
+                    self.is_in(p, q, bit)
                 }
-                if pos + 2 < end {
-                    let nn = self.cpts[pos + 2];
-                    if matches!((n, nn), ('r', 'e') | ('v', 'e') | ('l', 'l')) {
-                        pos += cut.cut(pos + 3);
-                        continue;
+            };
+            let class = [LETTER, NUMBER, 0]
+                .into_iter()
+                .find(|&bit| in_class(first, bit));
+            pos = match class {
+                Some(bit) => {
+                    let mut q = first;
+                    while in_class(q, bit) {
+                        q += 1;
                     }
+                    q
                 }
-            }
-            let lead = (c == ' ') as usize;
-            let f2 = if c == ' ' { fl(pos + 1) } else { Some(f) };
-            let is = |x: Option<u8>, bit: u8| x.is_some_and(|x| x & bit != 0);
-            let other = |x: Option<u8>| x.is_some_and(|x| x & (SPACE | LETTER | NUMBER) == 0);
-            if is(f2, LETTER) || is(f2, NUMBER) {
-                let bit = if is(f2, LETTER) { LETTER } else { NUMBER };
-                pos += lead;
-                while is(fl(pos), bit) {
-                    pos += 1;
-                }
-                cut.cut(pos);
-                continue;
-            }
-            if other(f2) {
-                pos += lead;
-                while other(fl(pos)) {
-                    pos += 1;
-                }
-                cut.cut(pos);
-                continue;
-            }
-            let mut n_ws = 0;
-            while is(fl(pos + n_ws), SPACE) {
-                n_ws += 1;
-            }
-            if n_ws > 1 && cpt(pos + n_ws).is_some() {
-                // \s+(?!\S): leave the last space to prefix the next piece.
-                pos += n_ws - 1;
-                cut.cut(pos);
-                continue;
-            }
-            if n_ws > 0 {
-                pos += n_ws;
-                cut.cut(pos);
-                continue;
-            }
-            pos += 1;
+                None => self.whitespace_end(p, pos),
+            };
             cut.cut(pos);
         }
     }
@@ -274,50 +302,26 @@ impl Text {
     /// `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
     /// |\s*[\r\n]+|\s+(?!\S)|\s+`
     fn split_llama3(&self, piece: Range<usize>, out: &mut Vec<Range<usize>>) {
-        let (start, end) = (piece.start, piece.end);
-        let cpt = |p: usize| {
-            if p >= start && p < end {
-                Some(self.cpts[p])
-            } else {
-                None
-            }
+        let p = &piece;
+        let newline = |q: usize| matches!(self.cpt_in(p, q), Some('\r' | '\n'));
+        let mut cut = Cutter {
+            out,
+            prev: piece.start,
         };
-        let fl = |p: usize| {
-            if p >= start && p < end {
-                Some(self.flags[p])
-            } else {
-                None
+        let mut pos = piece.start;
+        while pos < piece.end {
+            if let Some(n) = self.contraction_at(p, pos, true) {
+                pos += cut.cut(pos + n);
+                continue;
             }
-        };
-        let is = |x: Option<u8>, bit: u8| x.is_some_and(|x| x & bit != 0);
-        let other = |x: Option<u8>| x.is_some_and(|x| x & (SPACE | LETTER | NUMBER) == 0);
-        let newline = |c: Option<char>| matches!(c, Some('\r' | '\n'));
-        let mut cut = Cutter { out, prev: start };
-        let mut pos = start;
-        while pos < end {
             let c = self.cpts[pos];
             let f = self.flags[pos];
-            if c == '\'' && pos + 1 < end {
-                // Only ASCII letters lower-case to the ASCII letters compared here.
-                let n = self.cpts[pos + 1].to_ascii_lowercase();
-                if matches!(n, 's' | 't' | 'm' | 'd') {
-                    pos += cut.cut(pos + 2);
-                    continue;
-                }
-                if pos + 2 < end {
-                    let nn = self.cpts[pos + 2].to_ascii_lowercase();
-                    if matches!((n, nn), ('r', 'e') | ('v', 'e') | ('l', 'l')) {
-                        pos += cut.cut(pos + 3);
-                        continue;
-                    }
-                }
-            }
             // [^\r\n\p{L}\p{N}]?\p{L}+
             if !(c == '\r' || c == '\n' || f & NUMBER != 0)
-                && (f & LETTER != 0 || is(fl(pos + 1), LETTER))
+                && (f & LETTER != 0 || self.is_in(p, pos + 1, LETTER))
             {
                 pos += 1;
-                while is(fl(pos), LETTER) {
+                while self.is_in(p, pos, LETTER) {
                     pos += 1;
                 }
                 cut.cut(pos);
@@ -326,7 +330,7 @@ impl Text {
             // \p{N}{1,3}
             if f & NUMBER != 0 {
                 let mut ini = pos;
-                while is(fl(pos), NUMBER) {
+                while self.is_in(p, pos, NUMBER) {
                     pos += 1;
                     if pos - ini >= 3 {
                         cut.cut(pos);
@@ -337,45 +341,28 @@ impl Text {
                 continue;
             }
             //  ?[^\s\p{L}\p{N}]+[\r\n]*
-            let f2 = if c == ' ' { fl(pos + 1) } else { Some(f) };
-            if other(f2) {
-                pos += (c == ' ') as usize;
-                while other(fl(pos)) {
+            let first = if c == ' ' { pos + 1 } else { pos };
+            if self.is_other_in(p, first) {
+                pos = first;
+                while self.is_other_in(p, pos) {
                     pos += 1;
                 }
-                while newline(cpt(pos)) {
+                while newline(pos) {
                     pos += 1;
                 }
                 cut.cut(pos);
                 continue;
             }
-            let mut n_ws = 0;
-            let mut last_newline_end = 0;
-            while is(fl(pos + n_ws), SPACE) {
-                if newline(cpt(pos + n_ws)) {
-                    last_newline_end = pos + n_ws + 1;
+            // \s*[\r\n]+ : whitespace up to and including its last newline.
+            let mut q = pos;
+            let mut last_newline_end = None;
+            while self.is_in(p, q, SPACE) {
+                if newline(q) {
+                    last_newline_end = Some(q + 1);
                 }
-                n_ws += 1;
+                q += 1;
             }
-            // \s*[\r\n]+
-            if last_newline_end > 0 {
-                pos = last_newline_end;
-                cut.cut(pos);
-                continue;
-            }
-            // \s+(?!\S)
-            if n_ws > 1 && cpt(pos + n_ws).is_some() {
-                pos += n_ws - 1;
-                cut.cut(pos);
-                continue;
-            }
-            // \s+
-            if n_ws > 0 {
-                pos += n_ws;
-                cut.cut(pos);
-                continue;
-            }
-            pos += 1;
+            pos = last_newline_end.unwrap_or_else(|| self.whitespace_end(p, pos));
             cut.cut(pos);
         }
     }

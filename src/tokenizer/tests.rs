@@ -225,3 +225,52 @@ fn long_unbroken_input_is_not_quadratic() {
     assert!(ids[..50_000].iter().all(|&id| id == 257));
     assert_eq!(ids[50_000], b'a' as u32);
 }
+
+#[test]
+fn odd_vocabularies_load_and_encode_without_panicking() {
+    // Merges without a separating space, with empty sides, repeated, or naming strings that are
+    // not tokens; no byte tokens at all; an empty token (llama.cpp renames it "[EMPTY_i]").
+    let tokens = ["a", "b", "ab", "", "<|x|>"];
+    let merges = [
+        "a b", "a b", "nospace", " ", "  ", "a  b", "q r", "ab ab", "é è",
+    ];
+    let g = vocab_gguf(
+        "gpt2",
+        &tokens,
+        &[1, 1, 1, 1, 4],
+        vec![
+            ("tokenizer.ggml.merges", strings(&merges)),
+            ("tokenizer.ggml.bos_token_id", Value::U32(99)), // out of range: ignored
+        ],
+    );
+    let t = Tokenizer::from_gguf(&g).unwrap();
+    assert_eq!(t.bos(), None);
+    assert_eq!(t.token_text(3), Some("[EMPTY_3]"));
+    // Bytes with no token vanish, as in llama.cpp; the user-defined token is split out even
+    // without parse_special.
+    assert_eq!(t.encode("ab", true, false), vec![2]);
+    assert_eq!(t.encode("abzab", false, false), vec![2, 2]);
+    assert_eq!(t.encode("a<|x|>é😀 b", false, false), vec![0, 4, 1]);
+    assert_eq!(t.encode("", true, true), Vec::<u32>::new());
+    // Wrong types are errors that name the key.
+    let g = vocab_gguf(
+        "gpt2",
+        &["a"],
+        &[1],
+        vec![("tokenizer.ggml.merges", Value::U32(3))],
+    );
+    assert_eq!(
+        Tokenizer::from_gguf(&g).err(),
+        Some(TokenizerError::MissingKey("tokenizer.ggml.merges"))
+            .filter(|_| false)
+            .or(Some(TokenizerError::WrongType {
+                key: "tokenizer.ggml.merges",
+                expected: "array of strings"
+            }))
+    );
+    let g = vocab_gguf("bert", &["a"], &[1], vec![]);
+    assert_eq!(
+        Tokenizer::from_gguf(&g).err(),
+        Some(TokenizerError::UnknownModel("bert".into()))
+    );
+}

@@ -66,6 +66,18 @@ fn token_type_to_attr(t: i64) -> u8 {
     }
 }
 
+/// A required array of strings: missing and wrongly typed are different errors.
+fn string_array<'a>(g: &'a Gguf, key: &'static str) -> Result<&'a [String], TokenizerError> {
+    g.get(key)
+        .ok_or(TokenizerError::MissingKey(key))?
+        .as_array()
+        .and_then(Array::as_strings)
+        .ok_or(TokenizerError::WrongType {
+            key,
+            expected: "array of strings",
+        })
+}
+
 fn special_id(g: &Gguf, name: &str, default: Option<u32>, n: usize) -> Option<u32> {
     // llama.cpp ignores (with a warning) ids outside the vocabulary.
     let default = default.filter(|&d| (d as usize) < n);
@@ -87,14 +99,7 @@ impl Tokenizer {
             "llama" => VocabKind::Spm,
             other => return Err(TokenizerError::UnknownModel(other.to_string())),
         };
-        let tokens = g
-            .get_array(TOKENS)
-            .ok_or(TokenizerError::MissingKey(TOKENS))?
-            .as_strings()
-            .ok_or(TokenizerError::WrongType {
-                key: TOKENS,
-                expected: "array of strings",
-            })?;
+        let tokens = string_array(g, TOKENS)?;
         let n = tokens.len();
         let total: usize = tokens.iter().map(|t| t.len().max(16)).sum();
         if total >= u32::MAX as usize / 2 || n >= u32::MAX as usize / 2 {
@@ -181,14 +186,7 @@ impl Tokenizer {
         let mut merges = PairMap::default();
         let mut byte_sym = [0u32; 256];
         if kind == VocabKind::Bpe {
-            let list = g
-                .get_array(MERGES)
-                .ok_or(TokenizerError::MissingKey(MERGES))?
-                .as_strings()
-                .ok_or(TokenizerError::WrongType {
-                    key: MERGES,
-                    expected: "array of strings",
-                })?;
+            let list = string_array(g, MERGES)?;
             merges.reserve(list.len());
             let mut joined = Vec::new();
             for (rank, m) in list.iter().enumerate() {

@@ -13,6 +13,23 @@
 use bitlens::gguf::{to_bytes, Array, Value};
 use std::path::PathBuf;
 
+/// Bytes of a hex string (goldens store texts as hex of their exact UTF-8).
+pub fn hex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// A JSON array of token ids.
+pub fn ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
+}
+
 pub fn cache_dir() -> PathBuf {
     match std::env::var_os("BITLENS_CACHE") {
         Some(d) => PathBuf::from(d),

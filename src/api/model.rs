@@ -1,0 +1,348 @@
+//! Running the model in the page: `ModelRunner` holds the loaded model (weights as views into
+//! the `GgufFile`'s one buffer), the tokenizer and two generators, baseline and rescaled, which
+//! share every packed weight and differ only in their norm vectors (and KV caches). Every call
+//! that computes takes the `GgufFile` the runner was loaded from, so the file's bytes are never
+//! copied or held twice.
+//!
+//! ```js
+//! const r = ModelRunner.load(file, { ctx: 512, maxTokens: 64, temperature: 0 });
+//! r.prompt(file, "The capital of France is", false);   // prefills both modes
+//! let step;
+//! while ((step = r.nextToken(file, "baseline"))) console.log(step.text, step.probe);
+//! ```
+//!
+//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?}`;
+//! `temperature: 0` is greedy; `ab: false` builds only the baseline generator.
+
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::prelude::*;
+
+use super::js::js_error;
+use super::GgufFile;
+use crate::model::{
+    AbPair, Config, Generator, MemoryPlan, Model, ModelError, Probe, SamplerConfig, StopReason,
+    Timings,
+};
+use crate::norms::CorrectionRecord;
+use crate::tokenizer::{format_chat, ChatMessage, StreamDecoder, Tokenizer};
+
+#[derive(Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+struct RunOptions {
+    ctx: Option<usize>,
+    max_tokens: usize,
+    temperature: f32,
+    top_k: usize,
+    top_p: f32,
+    repeat_penalty: f32,
+    seed: Option<f64>,
+    ab: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        let s = SamplerConfig::default();
+        RunOptions {
+            ctx: None,
+            max_tokens: 256,
+            temperature: s.temperature,
+            top_k: s.top_k,
+            top_p: s.top_p,
+            repeat_penalty: s.repeat_penalty,
+            seed: None,
+            ab: true,
+        }
+    }
+}
+
+/// Plain JS values: every count here is far below 2^53, so numbers, never BigInts.
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &format!("cannot convert to JS: {e}")))
+}
+
+fn model_error(e: ModelError) -> JsValue {
+    js_error("model", &e.to_string())
+}
+
+/// `performance.now()` where there is one (window and workers), else `Date.now()`.
+fn now_ms() -> f64 {
+    let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .filter(|p| !p.is_undefined());
+    if let Some(p) = perf {
+        if let Ok(f) = js_sys::Reflect::get(&p, &"now".into()) {
+            if let Ok(v) = js_sys::Function::from(f).call0(&p) {
+                if let Some(ms) = v.as_f64() {
+                    return ms;
+                }
+            }
+        }
+    }
+    js_sys::Date::now()
+}
+
+struct Mode {
+    gen: Generator,
+    decoder: StreamDecoder,
+}
+
+#[wasm_bindgen]
+pub struct ModelRunner {
+    model: Model,
+    tokenizer: Tokenizer,
+    n_ctx: usize,
+    baseline: Mode,
+    rescaled: Option<Mode>,
+    records: Vec<CorrectionRecord>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InfoJs<'a> {
+    config: &'a Config,
+    engine: &'a crate::model::Engine,
+    n_ctx: usize,
+    memory: MemoryPlan,
+    /// Bytes each generator holds besides the shared weights: norms + KV cache + activations.
+    per_mode_bytes: f64,
+    seed: f64,
+    ab: bool,
+    rescale_records: &'a [CorrectionRecord],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StepJs<'a> {
+    token: u32,
+    /// The text this token completes (may be empty while a character is split over tokens).
+    text: String,
+    pos: usize,
+    is_end_of_generation: bool,
+    probe: &'a Probe,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusJs {
+    timings: Timings,
+    prefill_tokens_per_s: f64,
+    decode_tokens_per_s: f64,
+    stop_reason: Option<StopReason>,
+    position: usize,
+}
+
+/// The generator called `name`.
+fn pick<'a>(
+    baseline: &'a mut Mode,
+    rescaled: &'a mut Option<Mode>,
+    name: &str,
+) -> Result<&'a mut Mode, JsValue> {
+    match name {
+        "baseline" => Ok(baseline),
+        "rescaled" => rescaled
+            .as_mut()
+            .ok_or_else(|| js_error("bad_argument", "this runner was loaded with ab: false")),
+        other => Err(js_error(
+            "bad_argument",
+            &format!("mode '{other}' (expected \"baseline\" or \"rescaled\")"),
+        )),
+    }
+}
+
+impl ModelRunner {
+    fn mode(&mut self, name: &str) -> Result<&mut Mode, JsValue> {
+        pick(&mut self.baseline, &mut self.rescaled, name)
+    }
+
+    fn modes(&mut self) -> impl Iterator<Item = &mut Mode> {
+        std::iter::once(&mut self.baseline).chain(self.rescaled.as_mut())
+    }
+
+    fn file_bytes<'a>(&self, file: &'a GgufFile) -> Result<&'a [u8], JsValue> {
+        if !file.is_complete() {
+            return Err(js_error("incomplete", "the file has not finished loading"));
+        }
+        Ok(file.bytes())
+    }
+}
+
+#[wasm_bindgen]
+impl ModelRunner {
+    /// Loads the model from a completely loaded `file`. Throws (kind `model`) with a message
+    /// naming the key or tensor when the file cannot be run.
+    pub fn load(file: &GgufFile, options: JsValue) -> Result<ModelRunner, JsValue> {
+        super::init();
+        let o: RunOptions = if options.is_undefined() || options.is_null() {
+            RunOptions::default()
+        } else {
+            serde_wasm_bindgen::from_value(options)
+                .map_err(|e| js_error("bad_argument", &format!("run options: {e}")))?
+        };
+        if !file.is_complete() {
+            return Err(js_error("incomplete", "the file has not finished loading"));
+        }
+        let g = file.header()?;
+        let bytes = file.bytes();
+        let model = Model::load(g, bytes).map_err(model_error)?;
+        let tokenizer =
+            Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
+        let n_ctx = model.context_len(o.ctx).map_err(model_error)?;
+        let sampler = SamplerConfig {
+            temperature: o.temperature,
+            top_k: o.top_k,
+            top_p: o.top_p,
+            repeat_penalty: o.repeat_penalty,
+            repeat_last_n: 64,
+            seed: o.seed.map(|s| s as u64),
+        };
+        let stops = tokenizer.eog_ids().to_vec();
+        let (mut baseline, rescaled, records) = if o.ab {
+            let ab =
+                AbPair::new(g, bytes, &model, n_ctx, sampler, o.max_tokens).map_err(model_error)?;
+            (ab.baseline, Some(ab.rescaled), ab.records)
+        } else {
+            let gen = Generator::new(&model, model.norms.clone(), n_ctx, sampler, o.max_tokens)
+                .map_err(model_error)?;
+            (gen, None, Vec::new())
+        };
+        baseline.stop_tokens = stops.clone();
+        baseline.clock = now_ms;
+        let wrap = |gen: Generator| Mode {
+            gen,
+            decoder: tokenizer.stream_decoder(false),
+        };
+        let rescaled = rescaled.map(|mut r| {
+            r.stop_tokens = stops;
+            r.clock = now_ms;
+            wrap(r)
+        });
+        let baseline = wrap(baseline);
+        Ok(ModelRunner {
+            model,
+            tokenizer,
+            n_ctx,
+            baseline,
+            rescaled,
+            records,
+        })
+    }
+
+    /// `{config, engine, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        let memory = self.model.memory_plan(self.n_ctx);
+        to_js(&InfoJs {
+            config: &self.model.config,
+            engine: &self.model.engine,
+            n_ctx: self.n_ctx,
+            memory,
+            per_mode_bytes: (memory.total() + self.baseline.gen.norms.bytes() as u64) as f64,
+            seed: self.baseline.gen.sampler.seed as f64,
+            ab: self.rescaled.is_some(),
+            rescale_records: &self.records,
+        })
+    }
+
+    /// Tokenizes `text` (as the chat template's user turn when `chat`), resets both modes and
+    /// prefills them with it. Returns the prompt ids.
+    pub fn prompt(&mut self, file: &GgufFile, text: &str, chat: bool) -> Result<Vec<u32>, JsValue> {
+        let text = if chat {
+            format_chat(&[ChatMessage::new("user", text)], true)
+        } else {
+            text.to_string()
+        };
+        let ids = self.tokenizer.encode(&text, true, true);
+        self.prompt_ids(file, ids.clone())?;
+        Ok(ids)
+    }
+
+    /// Resets both modes and prefills them with token ids.
+    #[wasm_bindgen(js_name = promptIds)]
+    pub fn prompt_ids(&mut self, file: &GgufFile, ids: Vec<u32>) -> Result<(), JsValue> {
+        if ids.is_empty() {
+            return Err(js_error("bad_argument", "the prompt has no tokens"));
+        }
+        let bytes = self.file_bytes(file)?;
+        let model = &self.model;
+        let tok = &self.tokenizer;
+        let mut modes: Vec<&mut Mode> = std::iter::once(&mut self.baseline)
+            .chain(self.rescaled.as_mut())
+            .collect();
+        for m in modes.iter_mut() {
+            m.gen.reset();
+            m.decoder = tok.stream_decoder(false);
+            m.gen.prefill(model, bytes, &ids).map_err(model_error)?;
+        }
+        Ok(())
+    }
+
+    /// The next token of `mode` ("baseline" or "rescaled"): `{token, text, pos,
+    /// isEndOfGeneration, probe}`, or `undefined` when that mode has finished.
+    #[wasm_bindgen(js_name = nextToken)]
+    pub fn next_token(&mut self, file: &GgufFile, mode: &str) -> Result<JsValue, JsValue> {
+        let bytes = self.file_bytes(file)?;
+        let ModelRunner {
+            model,
+            tokenizer: tok,
+            baseline,
+            rescaled,
+            ..
+        } = self;
+        let m = pick(baseline, rescaled, mode)?;
+        let Some(step) = m.gen.next_token(model, bytes).map_err(model_error)? else {
+            return Ok(JsValue::UNDEFINED);
+        };
+        let eog = tok.is_eog(step.token);
+        let mut text = if eog {
+            String::new()
+        } else {
+            m.decoder
+                .push(tok, step.token)
+                .map_err(|e| js_error("tokenizer", &e.to_string()))?
+        };
+        if m.gen.stopped.is_some() {
+            text.push_str(&m.decoder.flush());
+        }
+        to_js(&StepJs {
+            token: step.token,
+            text,
+            pos: step.pos,
+            is_end_of_generation: eog,
+            probe: &step.probe,
+        })
+    }
+
+    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position}` of `mode`.
+    pub fn status(&mut self, mode: &str) -> Result<JsValue, JsValue> {
+        let g = &self.mode(mode)?.gen;
+        to_js(&StatusJs {
+            timings: g.timings,
+            prefill_tokens_per_s: g.timings.prefill_tokens_per_s(),
+            decode_tokens_per_s: g.timings.decode_tokens_per_s(),
+            stop_reason: g.stopped,
+            position: g.position(),
+        })
+    }
+
+    /// Ends generation of `mode`; the next `nextToken` returns `undefined`.
+    pub fn stop(&mut self, mode: &str) -> Result<(), JsValue> {
+        self.mode(mode)?.gen.stop();
+        Ok(())
+    }
+
+    /// Forgets both sequences.
+    pub fn reset(&mut self) {
+        for m in self.modes() {
+            m.gen.reset();
+        }
+    }
+
+    /// Changes the token limit of both modes.
+    #[wasm_bindgen(js_name = setMaxTokens)]
+    pub fn set_max_tokens(&mut self, n: usize) {
+        for m in self.modes() {
+            m.gen.max_tokens = n;
+        }
+    }
+}
