@@ -198,6 +198,8 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn greedy_first_max_and_penalty() {

@@ -52,6 +52,8 @@ pub fn format_chat(messages: &[ChatMessage], add_assistant: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn bitnet_chat_layout() {

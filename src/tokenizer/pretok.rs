@@ -371,6 +371,8 @@ impl Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     fn pieces(text: &str, pre: PreTokenizer) -> Vec<&str> {
         split(text, pre).into_iter().map(|r| &text[r]).collect()

@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::gguf::{to_bytes, Array, Gguf, Value};
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
 
 /// A GGUF holding only tokenizer metadata.
 pub(crate) fn vocab_gguf(
