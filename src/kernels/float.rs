@@ -20,12 +20,40 @@ pub fn hsum8(l: &[f32; 8]) -> f32 {
     b[0] + b[1]
 }
 
+/// A fused multiply-add `a·b + c` rounded once. Natively `f32::mul_add` (an instruction where the
+/// CPU has FMA); on wasm32, which has no fused multiply-add, through f64: `a·b` is exact there,
+/// and rounding the f64 sum to f32 gives the fused result except when that sum lies exactly on
+/// an f32 rounding midpoint (or in the subnormal range), where the exact library routine runs.
+#[inline(always)]
+pub fn fma(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(target_arch = "wasm32")]
+    {
+        fma_via_f64(a, b, c)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        a.mul_add(b, c)
+    }
+}
+
+/// The wasm32 path of `fma`, public so native tests can check it against `f32::mul_add`.
+#[inline(always)]
+pub fn fma_via_f64(a: f32, b: f32, c: f32) -> f32 {
+    let s = a as f64 * b as f64 + c as f64;
+    // An f32 midpoint, seen as f64, has bit 28 set and bits 0..28 clear.
+    let midpoint = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
+    if midpoint || s.abs() < f32::MIN_POSITIVE as f64 {
+        return a.mul_add(b, c);
+    }
+    s as f32
+}
+
 /// Eight-lane fused dot product of `n` terms `a(i) * b(i)` (tinyBLAS order).
 #[inline(always)]
 pub fn dot8_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
     let mut acc = [0f32; 8];
     for i in 0..n {
-        acc[i % 8] = a(i).mul_add(b(i), acc[i % 8]);
+        acc[i % 8] = fma(a(i), b(i), acc[i % 8]);
     }
     hsum8(&acc)
 }
@@ -182,7 +210,7 @@ pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32
         for (j, accj) in acc.iter_mut().enumerate() {
             for (l, al) in accj.iter_mut().enumerate() {
                 let k = i + 8 * j + l;
-                *al = a(k).mul_add(b(k), *al);
+                *al = fma(a(k), b(k), *al);
             }
         }
     }
@@ -203,6 +231,37 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn fma_via_f64_equals_fused() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Finite floats over a wide range, both signs.
+            let m = (x >> 41) as u32 | 0x3f80_0000;
+            let e = ((x >> 20) % 40) as i32 - 20;
+            let v = f32::from_bits(m) * 2f32.powi(e);
+            if x & 1 == 0 {
+                v
+            } else {
+                -v
+            }
+        };
+        for _ in 0..200_000 {
+            let (a, b, c) = (next(), next(), next());
+            assert_eq!(
+                fma_via_f64(a, b, c).to_bits(),
+                a.mul_add(b, c).to_bits(),
+                "{a} {b} {c}"
+            );
+        }
+        // A sum that lands on an f32 midpoint in f64 takes the exact path.
+        let (a, b, c) = (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -1.0);
+        assert_eq!(fma_via_f64(a, b, c), a.mul_add(b, c));
+        assert_eq!(fma_via_f64(1e-30, 1e-10, 0.0), 1e-30f32.mul_add(1e-10, 0.0));
+    }
 
     #[test]
     fn hsum_order() {

@@ -6,15 +6,18 @@
 //! same order with fused multiply-adds gives the engines' values bit for bit, which matters
 //! because a one-ulp difference in a softmax probability can flip an int8 rounding downstream.
 
+use super::float::fma;
+
 /// ggml's vector `expf` (AVX2 `ggml_v_expf`), one lane at a time.
 pub fn expf_ggml(x: f32) -> f32 {
     let shift = f32::from_bits(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
-    let z = x.mul_add(f32::from_bits(0x3fb8_aa3b), shift); // log2(e)
+    let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift); // log2(e)
     let n = z - shift;
     // b = x - n·ln2, with ln2 split in a high and a low part.
-    let b = (-n).mul_add(
+    let b = fma(
+        -n,
         f32::from_bits(0x35bf_be8e),
-        (-n).mul_add(f32::from_bits(0x3f31_7200), x),
+        fma(-n, f32::from_bits(0x3f31_7200), x),
     );
     let e = z.to_bits() << 23;
     let k = f32::from_bits(e.wrapping_add(1f32.to_bits())); // 2^n
@@ -24,12 +27,9 @@ pub fn expf_ggml(x: f32) -> f32 {
     let c3 = f32::from_bits(0x3e2a_af33);
     let c2 = f32::from_bits(0x3eff_fedb);
     let c1 = f32::from_bits(0x3f7f_fff6);
-    let j = c5
-        .mul_add(b, c4)
-        .mul_add(u, c3.mul_add(b, c2))
-        .mul_add(u, c1 * b);
+    let j = fma(fma(fma(c5, b, c4), u, fma(c3, b, c2)), u, c1 * b);
     if n.abs() <= 126.0 {
-        return j.mul_add(k, k);
+        return fma(j, k, k);
     }
     // |n| > 126: 2^n is built from two factors to avoid overflow/underflow in between.
     let g: u32 = if n <= 0.0 { 0x8200_0000 } else { 0 };
@@ -38,7 +38,7 @@ pub fn expf_ggml(x: f32) -> f32 {
         return s1 * s1;
     }
     let s2 = f32::from_bits(e.wrapping_sub(g));
-    s2.mul_add(j, s2) * s1
+    fma(s2, j, s2) * s1
 }
 
 /// SiLU as ggml's AVX2 `ggml_v_silu`: `x / (1 + exp(-x))`.

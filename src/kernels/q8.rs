@@ -8,7 +8,7 @@
 
 use half::f16;
 
-use super::float::hsum8;
+use super::float::{fma, hsum8};
 
 pub const QK8: usize = 32;
 
@@ -90,7 +90,7 @@ pub fn matvec_q8(kind: Block32, packed: &[u8], q: &[i8], d: &[f32], s: &[f32], o
             };
             let dd = dw * d[b];
             for (a, &lane) in acc.iter_mut().zip(&l) {
-                *a = dd.mul_add(lane as f32, *a);
+                *a = fma(dd, lane as f32, *a);
             }
         }
         *o = hsum8(&acc) + summs;

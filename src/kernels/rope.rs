@@ -7,6 +7,8 @@
 //! reference engines use). On wasm32 they are Rust's port of musl's libm, which can differ from
 //! glibc by one ulp for some angles; that moves a rotated value by one ulp at most.
 
+use super::float::fma;
+
 /// The per-pair cosines and sines for position `pos`: `cs[j] = (cos θ_j, sin θ_j)`,
 /// `θ_j = pos · theta_scale^j` accumulated in f32.
 pub fn rope_cache(pos: usize, n_rot: usize, theta_scale: f32, cs: &mut [(f32, f32)]) {
@@ -23,7 +25,7 @@ pub fn theta_scale(base: f32, n_rot: usize) -> f32 {
 
 #[inline]
 fn rotate(x0: f32, x1: f32, (cos, sin): (f32, f32)) -> (f32, f32) {
-    (x0.mul_add(cos, -(x1 * sin)), x0.mul_add(sin, x1 * cos))
+    (fma(x0, cos, -(x1 * sin)), fma(x0, sin, x1 * cos))
 }
 
 /// NEOX style: in each head of `head_dim`, element i pairs with i + n_rot/2 (i < n_rot/2).

@@ -6,7 +6,7 @@
 use half::f16;
 
 use super::act::Q8K_BLOCK;
-use super::float::hsum8;
+use super::float::{fma, hsum8};
 
 /// Bytes of I2_S packed data per 128-element block.
 pub const I2S_BLOCK_BYTES: usize = 32;
@@ -107,7 +107,7 @@ pub fn matvec_tq2_lanes(
             let dw = f16::from_le_bytes([blk[64], blk[65]]).to_f32();
             let dd = d[b] * dw;
             for (a, &lane) in acc.iter_mut().zip(&lanes) {
-                *a = (lane as f32).mul_add(dd, *a);
+                *a = fma(lane as f32, dd, *a);
             }
         }
         *o = hsum8(&acc);
