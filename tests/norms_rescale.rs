@@ -197,8 +197,8 @@ fn load_norm_errors_name_the_tensor() {
     let bytes = file(vec![
         norm(NAME, Store::F32, &[1.0; 4]),
         raw("blk.0.attn_q.weight", &[4, 4], 0, vec![0; 64]),
-        // Q6_K: 256 elements in 210 bytes, a type the dequantizer does not read.
-        raw("blk.0.ffn_norm.weight", &[256], 14, vec![0; 210]),
+        // Q5_K: 256 elements in 176 bytes, a type the dequantizer does not read.
+        raw("blk.0.ffn_norm.weight", &[256], 13, vec![0; 176]),
     ]);
     let g = Gguf::parse(&bytes).unwrap();
     let p = RescalePolicy::new(true, false);

@@ -8,6 +8,7 @@ use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 use super::float::{matvec_float, round_to_bf16, round_to_f16, DotOrder, FloatType};
 use super::q8::{matvec_q8, quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
+use crate::quant::dequant::dequantize_rows;
 
 /// A weight matrix of `rows` outputs by `cols` inputs (`ne = [cols, rows]`), borrowed from the
 /// file's bytes, still packed.
@@ -33,6 +34,8 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
     GgmlType::Q4_0,
     GgmlType::Q4_1,
     GgmlType::Q8_0,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
 ];
 
 /// Reusable buffers for quantized activations (sized on first use, then reused).
@@ -148,6 +151,33 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 _ => Block32::Q8_0,
             };
             matvec_q8(kind, w.data, q, d, sums, out);
+        }
+        GgmlType::Q4_K | GgmlType::Q6_K => {
+            // Against Q8_K activations as mainline does, but through dequantized weight rows:
+            // right to float rounding, not mainline's exact lane order (these types only occur
+            // as llama-quantize's embedding/head of TQ files).
+            let nb = w.cols / Q8K_BLOCK;
+            grow(&mut s.q, w.cols);
+            grow(&mut s.d, nb);
+            grow(&mut s.bsums, nb * 16);
+            let (q, d) = (&mut s.q[..w.cols], &mut s.d[..nb]);
+            quantize_q8k(x, q, d, &mut s.bsums[..nb * 16]);
+            s.row.resize(w.cols, 0.0);
+            for (r, o) in out.iter_mut().enumerate() {
+                dequantize_rows(w.ty, w.data, w.cols, r..r + 1, &mut s.row)
+                    .expect("the loader checked the tensor's size");
+                let mut sum = 0f32;
+                for (b, (wb, qb)) in s
+                    .row
+                    .chunks_exact(Q8K_BLOCK)
+                    .zip(q.chunks_exact(Q8K_BLOCK))
+                    .enumerate()
+                {
+                    let part: f32 = wb.iter().zip(qb).map(|(&a, &b)| a * b as f32).sum();
+                    sum += part * d[b];
+                }
+                *o = sum;
+            }
         }
         other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
     }

@@ -103,6 +103,8 @@ pub const EMBED_TYPES: &[GgmlType] = &[
     GgmlType::Q8_0,
     GgmlType::Q4_0,
     GgmlType::Q4_1,
+    GgmlType::Q4_K,
+    GgmlType::Q6_K,
 ];
 
 fn tensor<'g>(g: &'g Gguf, name: &str) -> Result<&'g TensorInfo, ModelError> {

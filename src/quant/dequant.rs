@@ -91,7 +91,7 @@ pub fn can_dequantize(ty: GgmlType) -> bool {
     use GgmlType::*;
     matches!(
         ty,
-        F32 | F16 | BF16 | Q8_0 | Q4_0 | Q4_1 | TQ1_0 | TQ2_0 | I2_S
+        F32 | F16 | BF16 | Q8_0 | Q4_0 | Q4_1 | Q4_K | Q6_K | TQ1_0 | TQ2_0 | I2_S
     )
 }
 
@@ -176,6 +176,8 @@ pub fn dequantize_rows(
         GgmlType::Q8_0 => blocks::<34, 32>(bytes, out, q8_0),
         GgmlType::Q4_0 => blocks::<18, 32>(bytes, out, q4_0),
         GgmlType::Q4_1 => blocks::<20, 32>(bytes, out, q4_1),
+        GgmlType::Q4_K => blocks::<144, 256>(bytes, out, q4_k),
+        GgmlType::Q6_K => blocks::<210, 256>(bytes, out, q6_k),
         GgmlType::TQ2_0 => blocks::<66, 256>(bytes, out, tq2_0),
         GgmlType::TQ1_0 => blocks::<54, 256>(bytes, out, tq1_0),
         _ => unreachable!("row_count rejected {}", ty.name()),
@@ -224,6 +226,58 @@ fn q4_1(b: &[u8; 20], o: &mut [f32; 32]) {
     for (j, &q) in b[4..].iter().enumerate() {
         o[j] = d * (q & 0xF) as f32 + m;
         o[j + 16] = d * (q >> 4) as f32 + m;
+    }
+}
+
+/// Q4_K: `d`, `dmin` (f16), 12 bytes of 6-bit scales and mins for eight 32-element sub-blocks,
+/// 128 bytes of nibbles (each 32 bytes: low nibbles for one sub-block, high for the next).
+fn q4_k(b: &[u8; 144], o: &mut [f32; 256]) {
+    let d = f16_at(b, 0);
+    let dmin = f16_at(b, 2);
+    let sc = &b[4..16];
+    let scale_min = |j: usize| -> (u8, u8) {
+        if j < 4 {
+            (sc[j] & 63, sc[j + 4] & 63)
+        } else {
+            (
+                (sc[j + 4] & 0xF) | ((sc[j - 4] >> 6) << 4),
+                (sc[j + 4] >> 4) | ((sc[j] >> 6) << 4),
+            )
+        }
+    };
+    for j in 0..4 {
+        let q = &b[16 + 32 * j..16 + 32 * (j + 1)];
+        let (s1, m1) = scale_min(2 * j);
+        let (s2, m2) = scale_min(2 * j + 1);
+        let (d1, m1) = (d * s1 as f32, dmin * m1 as f32);
+        let (d2, m2) = (d * s2 as f32, dmin * m2 as f32);
+        for l in 0..32 {
+            o[64 * j + l] = d1 * (q[l] & 0xF) as f32 - m1;
+            o[64 * j + 32 + l] = d2 * (q[l] >> 4) as f32 - m2;
+        }
+    }
+}
+
+/// Q6_K: 128 bytes of low nibbles, 64 bytes of high 2-bit pairs, 16 signed 8-bit scales (one per
+/// 16 elements), `d` (f16) last; value = d · scale · (q - 32).
+fn q6_k(b: &[u8; 210], o: &mut [f32; 256]) {
+    let d = f16_at(b, 208);
+    for n in 0..2 {
+        let ql = &b[64 * n..64 * n + 64];
+        let qh = &b[128 + 32 * n..128 + 32 * n + 32];
+        let sc = &b[192 + 8 * n..192 + 8 * n + 8];
+        let y = &mut o[128 * n..128 * n + 128];
+        for l in 0..32 {
+            let is = l / 16;
+            let q1 = ((ql[l] & 0xF) | ((qh[l] & 3) << 4)) as i32 - 32;
+            let q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) as i32 - 32;
+            let q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) as i32 - 32;
+            let q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) as i32 - 32;
+            y[l] = d * (sc[is] as i8) as f32 * q1 as f32;
+            y[l + 32] = d * (sc[is + 2] as i8) as f32 * q2 as f32;
+            y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
+            y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
+        }
     }
 }
 
