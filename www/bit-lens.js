@@ -1,8 +1,12 @@
-// <bit-lens>: drop or choose a GGUF file and see its metadata, tensor table and layout.
+// <bit-lens>: drop or choose a GGUF file and see its metadata, tensor table and layout, its
+// norm statistics (with the experimental sqrt(n) rescale and the export), and run it in both
+// modes side by side.
 // Embeddable: `<script type="module" src=".../bit-lens.js"></script><bit-lens src="model.gguf">`.
 // The wasm module and the file live in a Worker (worker.js); this element only renders.
 // Every string that comes from a file goes into the DOM as text (textContent), never as HTML.
-import { DEFAULT_MODEL_URL } from './config.js';
+import { BUILT_IN_MODELS, DEFAULT_MODEL_URL } from './config.js';
+import { GeneratePanel } from './generate-panel.js';
+import { NormsPanel, optionsFromUrl } from './norms-panel.js';
 import { el, formatBytes, formatElement, formatShape, formatValue } from './render.js';
 
 const STYLE = `
@@ -11,7 +15,7 @@ const STYLE = `
 .drop.over { border-color: #0a66c2; background: #eef5fc; }
 .status { margin: .6em 0; display: flex; gap: .8em; align-items: center; min-height: 1.6em; }
 progress { width: 16em; }
-.error { margin: .6em 0; padding: .6em .8em; border-radius: 6px; background: #fde8e8;
+.error, .norms-error { margin: .6em 0; padding: .6em .8em; border-radius: 6px; background: #fde8e8;
   color: #8a1111; white-space: pre-wrap; }
 table { border-collapse: collapse; margin: .4em 0 1.2em; font-size: 13px; }
 th, td { border-bottom: 1px solid #e3e3e6; padding: .25em .6em; text-align: left;
@@ -24,6 +28,26 @@ dl { display: grid; grid-template-columns: max-content auto; gap: .15em 1em; }
 dt { color: #5f6368; }
 dd { margin: 0; }
 [hidden] { display: none !important; }
+.builtin { margin-top: .5em; }
+.builtin button { margin: 0 .3em; }
+.hint { color: #5f6368; margin: .2em 0 .6em; max-width: 60em; }
+.verdict { font-weight: 600; }
+.warn { color: #9c4a00; }
+.controls { display: flex; flex-wrap: wrap; gap: .6em 1.2em; align-items: center; margin: .5em 0; }
+.controls label.prompt { display: flex; gap: .5em; align-items: flex-start; flex: 1; }
+textarea { flex: 1; min-width: 20em; font: 13px ui-monospace, monospace; }
+input[type=number] { width: 5.5em; }
+.chart-box svg { max-width: 100%; height: auto; }
+.chart .tick { font-size: 10px; fill: #5f6368; }
+.chart .chart-title { font-size: 12px; fill: #1d1d1f; }
+.modes { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; }
+.mode { border: 1px solid #e3e3e6; border-radius: 8px; padding: .4em .8em; min-width: 0; }
+.mode h4 { margin: .3em 0; }
+.speed { font-weight: normal; color: #5f6368; font-size: 12px; }
+.gen-text { white-space: pre-wrap; word-break: break-word; min-height: 6em; background: #f7f7f8;
+  padding: .5em; border-radius: 4px; font-size: 13px; margin: .3em 0; }
+.mode-note { color: #9c4a00; margin: .2em 0; }
+section.norms, section.generate { margin: 1em 0 1.5em; }
 `;
 
 export class BitLens extends HTMLElement {
@@ -35,7 +59,8 @@ export class BitLens extends HTMLElement {
     super();
     this.attachShadow({ mode: 'open' });
     this._nextId = 1;
-    this._pending = new Map(); // request id → {resolve, reject} for 'array' requests
+    this._pending = new Map(); // request id → {resolve, reject} for one-reply requests
+    this._streams = new Map(); // request id → callback, for a generation's many messages
     this._loadingId = null; // the open request whose results we are waiting for
     this._shown = null; // {id, name, info, metadata, tensors} currently on screen
     this._good = null; // the last file that loaded completely (shown again after an error)
@@ -84,6 +109,21 @@ export class BitLens extends HTMLElement {
       el('label', {}, [el('strong', {}, 'choose one'), this.$input]),
     ]);
     this.$input.style.marginLeft = '.5em';
+    this.$drop.append(el('div', { class: 'builtin' }, [
+      'or open a built-in model:',
+      ...BUILT_IN_MODELS.map((m, i) => {
+        const b = el('button', { type: 'button', 'data-testid': `builtin-${i}` }, m.label);
+        b.addEventListener('click', () => this.openUrl(m.url));
+        return b;
+      }),
+    ]));
+    this.norms = new NormsPanel((type, payload) => this._request(type, payload), optionsFromUrl());
+    this.generate = new GeneratePanel({
+      start: (payload, onMessage) => this._stream('generate', payload, onMessage),
+      stop: () => this._worker.postMessage({ id: this._nextId++, type: 'stop' }),
+      strict: () => this.norms.options.strict,
+    });
+    this.$panels = el('div', { class: 'panels', hidden: '' }, [this.norms.root, this.generate.root]);
     this.$progress = el('progress', { max: '1', value: '0' });
     this.$progressText = el('span', { class: 'progress-text' });
     this.$status = el('div', { class: 'status', role: 'status' }, [this.$progress, this.$progressText]);
@@ -98,6 +138,7 @@ export class BitLens extends HTMLElement {
       el('h3', {}, 'Layout'),
       this.$summary,
       this.$notes,
+      this.$panels,
       el('h3', {}, 'Metadata'),
       el('table', { class: 'metadata' }, [
         el('thead', {}, el('tr', {}, ['Key', 'Type', 'Value'].map((h) => el('th', {}, h)))),
@@ -152,6 +193,12 @@ export class BitLens extends HTMLElement {
   }
 
   _onMessage(msg) {
+    const stream = this._streams.get(msg.id);
+    if (stream) {
+      if (msg.type === 'done' || msg.type === 'error') this._streams.delete(msg.id);
+      stream(msg);
+      return;
+    }
     const waiter = this._pending.get(msg.id);
     if (waiter) {
       this._pending.delete(msg.id);
@@ -174,6 +221,9 @@ export class BitLens extends HTMLElement {
         const mbps = msg.info.file_len / 1e6 / Math.max(msg.seconds, 1e-9);
         this.$progressText.textContent = `${this._loadingName}: ${formatBytes(msg.info.file_len)} loaded in ${msg.seconds.toFixed(2)} s (${mbps.toFixed(0)} MB/s)`;
         this.setAttribute('state', 'loaded');
+        this.generate.reset();
+        this.$panels.hidden = false;
+        this.norms.show(this._loadingName);
         this._emit('bitlens-loaded', { name: this._loadingName, info: msg.info, seconds: msg.seconds });
         break;
       }
@@ -210,11 +260,23 @@ export class BitLens extends HTMLElement {
 
   /** Asks the worker for one metadata array in full. */
   _fetchArray(fileId, key) {
+    return this._request('array', { file: fileId, key }).then((msg) => msg.array);
+  }
+
+  /** One request to the worker about the last complete file (unless `payload.file` says). */
+  _request(type, payload) {
     const id = this._nextId++;
     return new Promise((resolve, reject) => {
       this._pending.set(id, { resolve, reject });
-      this._worker.postMessage({ id, type: 'array', file: fileId, key });
-    }).then((msg) => msg.array);
+      this._worker.postMessage({ file: this._good?.id, ...payload, id, type });
+    });
+  }
+
+  /** A request whose replies stream in until 'done' or 'error'. */
+  _stream(type, payload, onMessage) {
+    const id = this._nextId++;
+    this._streams.set(id, onMessage);
+    this._worker.postMessage({ file: this._good?.id, ...payload, id, type });
   }
 
   _show(view) {

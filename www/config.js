@@ -1,10 +1,25 @@
 // The page's settings, in one place.
 
-/** The model the page opens on start (a later issue replaces it with a trained model). */
-export const DEFAULT_MODEL_URL = new URL('./models/default.gguf', import.meta.url).href;
+/** The model the page opens on start: a small BitNet b1.58 trained on Shakespeare (models/README.md). */
+export const DEFAULT_MODEL_URL = new URL('./models/shakespeare-bitnet.gguf', import.meta.url).href;
+
+/**
+ * Built-in choices offered next to the file input. The twin is the same model with every norm
+ * gamma divided by sqrt(n): as stored it produces rubbish, rescaled it equals the faithful file.
+ */
+export const BUILT_IN_MODELS = [
+  { label: 'the trained model', url: DEFAULT_MODEL_URL },
+  {
+    label: 'the pre-scaled twin',
+    url: new URL('./models/shakespeare-bitnet-prescaled.gguf', import.meta.url).href,
+  },
+];
 
 /** Bytes read from a File per step: File.slice() chunks, never File.arrayBuffer() (2 GiB cap). */
 export const CHUNK_BYTES = 16 * 1024 * 1024;
 
 /** Minimum milliseconds between two progress messages from the worker. */
 export const PROGRESS_INTERVAL_MS = 50;
+
+/** Defaults of the generation panel. */
+export const GENERATE_DEFAULTS = { prompt: 'Ham.\nTo be, or not to be,', seed: 42, maxTokens: 32, temperature: 0 };

@@ -4,13 +4,22 @@
 //
 // Messages in:  {id, type: 'openBlob', blob, name} | {id, type: 'openUrl', url, name}
 //               {id, type: 'array', file, key}
+//               {id, type: 'norms', file, options}      options: {rescale, strict}
+//               {id, type: 'export', file, options}
+//               {id, type: 'generate', file, prompt, chat, seed, maxTokens, temperature, strict}
+//               {id, type: 'stop'}                       stops the running generation
 // Messages out: {id, type: 'progress', loaded, total}
 //               {id, type: 'header', info, metadata, tensors}   (before the data has finished)
 //               {id, type: 'loaded', info, seconds}
 //               {id, type: 'array', array}
+//               {id, type: 'norms', report, corrections}
+//               {id, type: 'export', blob, summary}
+//               {id, type: 'runInfo', info, modes, promptIds}   then, alternating between modes,
+//               {id, type: 'token', mode, step, tokensPerS}     and finally
+//               {id, type: 'done', status: {mode: status}, stopped}
 //               {id, type: 'error', error: {message, kind}}
 // `id` is the request's; for 'array' requests `file` is the id of the open request.
-import init, { GgufFile } from './pkg/bitlens.js';
+import init, { GgufFile, ModelRunner } from './pkg/bitlens.js';
 import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
 
 const wasmReady = init();
@@ -19,6 +28,7 @@ const wasmReady = init();
 const files = new Map();
 let currentId = null; // the last file that loaded completely
 let latestOpen = null; // a newer open abandons an older one still streaming
+let run = null; // the generation in progress: {fileId, stopped}
 
 const post = (msg) => self.postMessage(msg);
 
@@ -95,8 +105,11 @@ async function open(id, size, chunks) {
     const previous = currentId;
     currentId = id;
     if (previous !== null && previous !== id) {
-      files.get(previous)?.free();
+      const old = files.get(previous);
       files.delete(previous);
+      // A generation still using the old file stops first and frees it when it ends.
+      if (run && run.fileId === previous) run.stopped = true;
+      else old?.free();
     }
     post({ id, type: 'loaded', info: file.info(), seconds });
   } catch (e) {
@@ -110,6 +123,59 @@ function fileFor(id) {
   const file = files.get(id);
   if (!file) throw Object.assign(new Error(`file ${id} is not open`), { kind: 'not_open' });
   return file;
+}
+
+/** Lets queued messages (a 'stop', a new file) run between two tokens. */
+function yieldToMessages() {
+  return new Promise((resolve) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => resolve();
+    ch.port2.postMessage(null);
+  });
+}
+
+/**
+ * Prefills both modes with the prompt, then asks baseline and rescaled for one token each in
+ * turn and posts every token as it comes. In strict mode only the baseline runs.
+ */
+async function generate(id, msg) {
+  const file = fileFor(msg.file);
+  if (run) run.stopped = true;
+  const me = { id, fileId: msg.file, stopped: false };
+  run = me;
+  const ab = !msg.strict;
+  let runner = null;
+  try {
+    runner = ModelRunner.load(file, {
+      maxTokens: msg.maxTokens,
+      temperature: msg.temperature,
+      seed: msg.seed,
+      ab,
+    });
+    const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
+    const promptIds = runner.prompt(file, msg.prompt, msg.chat);
+    post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds] });
+    const live = new Set(modes);
+    while (live.size > 0) {
+      await yieldToMessages();
+      if (me.stopped) break;
+      for (const mode of modes.filter((m) => live.has(m))) {
+        const step = runner.nextToken(file, mode);
+        if (step === undefined) {
+          live.delete(mode);
+          continue;
+        }
+        post({ id, type: 'token', mode, step, tokensPerS: runner.status(mode).decodeTokensPerS });
+      }
+    }
+    const status = Object.fromEntries(modes.map((m) => [m, runner.status(m)]));
+    post({ id, type: 'done', status, stopped: me.stopped });
+  } finally {
+    runner?.free();
+    if (run === me) run = null;
+    // The file was replaced while this generation used it: free it now.
+    if (files.get(me.fileId) !== file) file.free();
+  }
 }
 
 self.onmessage = async ({ data: msg }) => {
@@ -127,6 +193,24 @@ self.onmessage = async ({ data: msg }) => {
       }
       case 'array':
         post({ id, type: 'array', array: fileFor(msg.file).array(msg.key) });
+        break;
+      case 'norms': {
+        const file = fileFor(msg.file);
+        post({ id, type: 'norms', report: file.normReport(), corrections: file.normCorrections(msg.options) });
+        break;
+      }
+      case 'export': {
+        const file = fileFor(msg.file);
+        const summary = file.exportSummary(msg.options);
+        post({ id, type: 'export', blob: file.exportBlob(msg.options), summary });
+        break;
+      }
+      case 'generate':
+        await generate(id, msg);
+        break;
+      case 'stop':
+        if (run) run.stopped = true;
+        post({ id, type: 'stopped' });
         break;
       default:
         throw new Error(`unknown request '${msg.type}'`);

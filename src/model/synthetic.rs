@@ -223,6 +223,8 @@ mod tests {
     use super::*;
     use crate::gguf::Gguf;
     use crate::model::Model;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
 
     #[test]
     fn small_shaped_model_loads_with_2b4t_shapes() {

@@ -51,6 +51,18 @@ describe('bitlens page', () => {
     const rows = await page.locator('bit-lens table.tensors tbody tr').count();
     assert.ok(rows > 0, `${rows} tensor rows`);
     assert.match(await page.locator('bit-lens .progress-text').textContent(), / loaded in \d+\.\d\d s \(\d+ MB\/s\)$/);
+    // The trained model (`bitlens inspect www/models/shakespeare-bitnet.gguf`).
+    assert.equal(await title(page), 'shakespeare-bitnet.gguf');
+    assert.equal(rows, 46);
+    assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
+      'blk.0.attn_q.weight', 'I2_S', '[128, 128]', '1194368', '4128',
+    ]);
+    assert.deepEqual(await tensorRow(page, 'blk.0.ffn_down.weight'), [
+      'blk.0.ffn_down.weight', 'I2_S', '[384, 128]', '1232448', '12320',
+    ]);
+    assert.deepEqual(await tensorRow(page, 'token_embd.weight'), [
+      'token_embd.weight', 'F16', '[128, 4096]', '144768', '1048576',
+    ]);
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -1,0 +1,219 @@
+// The norms panel (statistics, rescale records, strict refusal, export) and the A/B generation
+// panel, in Chromium, on the built-in models. Expected numbers come from the native CLI
+// (`bitlens stats FILE`, `bitlens export`) and from the golden JSON made by tools/train/export.py.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { launch, openPage, serve } from './browser.mjs';
+
+const model = (name) => fileURLToPath(new URL(`../../www/models/${name}`, import.meta.url));
+const GOLDEN = JSON.parse(readFileSync(model('shakespeare-bitnet.golden.json'), 'utf8'));
+const WAIT = { timeout: 30_000 };
+const TIMEOUT = { timeout: 120_000 };
+
+let browser;
+let server;
+
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** The page at `query`, with the default model loaded and its norms panel filled. */
+async function pageWith(query = '') {
+  const { page, problems } = await openPage(browser, server.url + query);
+  page.setDefaultTimeout(WAIT.timeout);
+  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  await page.locator('[data-testid="norms"][data-state="ready"]').waitFor(WAIT);
+  return { page, problems };
+}
+
+async function openTwin(page) {
+  await page.getByTestId('builtin-1').click();
+  await page.locator('bit-lens h2.file-name', { hasText: 'shakespeare-bitnet-prescaled.gguf' }).waitFor(WAIT);
+  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  await page.locator('[data-testid="norm-row"][data-name="blk.0.attn_norm.weight"] td', { hasText: '0.082431' }).first().waitFor(WAIT);
+}
+
+const normRow = (page, name) => page.locator(`[data-testid="norm-row"][data-name="${name}"] td`).allTextContents();
+
+/** Greedy generation of `n` tokens of `prompt`; returns the ids and text of each mode. */
+async function generate(page, prompt, n) {
+  await page.getByTestId('prompt').fill(prompt);
+  await page.getByTestId('max-tokens').fill(String(n));
+  await page.getByTestId('temperature').fill('0');
+  await page.getByTestId('run').click();
+  await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
+  const out = {};
+  for (const mode of ['baseline', 'rescaled']) {
+    const ids = await page.getByTestId(`mode-${mode}`).getAttribute('data-ids');
+    out[mode] = {
+      ids: ids ? ids.split(',').map(Number) : [],
+      text: await page.getByTestId(`text-${mode}`).textContent(),
+      speed: await page.getByTestId(`speed-${mode}`).textContent(),
+      note: await page.getByTestId(`note-${mode}`).textContent(),
+      charts: await page.locator(`[data-testid="probe-${mode}"] svg g.series`).count(),
+    };
+  }
+  return out;
+}
+
+async function download(page) {
+  const [dl] = await Promise.all([page.waitForEvent('download', WAIT), page.getByTestId('export').click()]);
+  return { name: dl.suggestedFilename(), bytes: readFileSync(await dl.path()) };
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+describe('norms panel', () => {
+  test('statistics of every gamma of the default model, as `bitlens stats` prints them', TIMEOUT, async () => {
+    const { page, problems } = await pageWith();
+    assert.equal(await page.locator('[data-testid="norm-row"]').count(), 17);
+    assert.deepEqual(await normRow(page, 'blk.0.attn_norm.weight'), [
+      '0', 'attn_norm', 'F32', '128', '0.929368', '0.077605', '0.932603', '0.677060', '1.100454', '10.5512', '0.088388', 'not pre-scaled',
+    ]);
+    assert.deepEqual(await normRow(page, 'blk.3.ffn_sub_norm.weight'), [
+      '3', 'ffn_sub_norm', 'F32', '384', '1.066923', '0.067410', '1.069051', '0.814008', '1.263897', '20.9490', '0.051031', 'not pre-scaled',
+    ]);
+    assert.deepEqual(await normRow(page, 'output_norm.weight'), [
+      '-', 'output_norm', 'F32', '128', '1.564149', '0.156878', '1.571997', '1.056665', '1.955173', '17.7851', '0.088388', 'not pre-scaled',
+    ]);
+    assert.match(await page.getByTestId('norms-verdict').textContent(), /^None of the 17 norm gammas looks pre-scaled/);
+    // The chart: one line per kind plus 1/sqrt(128) and 1/sqrt(384).
+    const labels = await page.locator('[data-testid="norms-chart"] svg g.series').evaluateAll((gs) => gs.map((g) => g.dataset.label));
+    assert.deepEqual(labels, ['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm', 'output_norm', '1/√128', '1/√384']);
+    // Off by default: no records.
+    assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'off');
+    assert.equal(await page.locator('[data-testid="record-row"]').count(), 0);
+    // The twin: 16 of 17 look pre-scaled (output_norm's RMS of 1.57 divided by sqrt(128) is not within 15%).
+    await openTwin(page);
+    assert.match(await page.getByTestId('norms-verdict').textContent(), /^16 of 17 norm gammas look pre-scaled by 1\/sqrt\(n\)/);
+    assert.deepEqual((await normRow(page, 'blk.0.attn_norm.weight')).slice(-2), ['0.088388', 'looks pre-scaled by 1/sqrt(n)']);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('?rescale=1 shows one record per norm with factor sqrt(n)', TIMEOUT, async () => {
+    const { page, problems } = await pageWith('?rescale=1');
+    assert.equal(await page.getByTestId('rescale').isChecked(), true);
+    assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'applied');
+    const rows = page.locator('[data-testid="record-row"]');
+    assert.equal(await rows.count(), 17);
+    const records = await rows.evaluateAll((trs) => trs.map((tr) => ({
+      name: tr.dataset.name,
+      factor: Number(tr.dataset.factor),
+      cells: [...tr.cells].map((td) => td.textContent),
+    })));
+    for (const r of records) {
+      const n = Number(r.cells[1]);
+      assert.ok(Math.abs(r.factor - Math.sqrt(n)) < 1e-12, `${r.name}: factor ${r.factor} for n ${n}`);
+      assert.equal(r.cells[2], `${Math.sqrt(n).toFixed(4)}×`);
+    }
+    const q = records.find((r) => r.name === 'blk.0.attn_norm.weight');
+    assert.deepEqual(q.cells, ['blk.0.attn_norm.weight', '128', '11.3137×', '0.932603', '10.551198']);
+    const sub = records.find((r) => r.name === 'blk.3.ffn_sub_norm.weight');
+    assert.deepEqual(sub.cells, ['blk.3.ffn_sub_norm.weight', '384', '19.5959×', '1.069051', '20.949033']);
+    // Unticking the box takes the records away again.
+    await page.getByTestId('rescale').uncheck();
+    await page.locator('[data-testid="rescale-outcome"][data-status="off"]').waitFor(WAIT);
+    assert.equal(await rows.count(), 0);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('?rescale=1&strict=1 refuses the rescale and says so', TIMEOUT, async () => {
+    const { page, problems } = await pageWith('?rescale=1&strict=1');
+    assert.equal(await page.getByTestId('strict').isChecked(), true);
+    assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'refused_by_strict');
+    assert.equal(
+      await page.getByTestId('rescale-outcome').textContent(),
+      'gamma rescale refused: strict mode forbids load-time changes to the weights; the norms are used as stored',
+    );
+    assert.equal(await page.locator('[data-testid="record-row"]').count(), 0);
+    // Generation: the rescaled column is refused, the baseline runs.
+    const out = await generate(page, GOLDEN.cases[1].prompt, 4);
+    assert.deepEqual(out.baseline.ids, GOLDEN.cases[1].greedy_ids.slice(0, 4));
+    assert.deepEqual(out.rescaled.ids, []);
+    assert.match(out.rescaled.note, /^gamma rescale refused: strict mode/);
+    // The export in strict mode is the input, byte for byte.
+    const dl = await download(page);
+    assert.deepEqual(dl.bytes, readFileSync(model('shakespeare-bitnet.gguf')));
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('the export downloads the corrected GGUF', TIMEOUT, async () => {
+    const { page, problems } = await pageWith();
+    // Rescale off: the input, byte for byte (its sha256 is the golden file's).
+    let dl = await download(page);
+    assert.equal(dl.name, 'shakespeare-bitnet-export.gguf');
+    assert.equal(dl.bytes.length, 1_403_648);
+    assert.equal(sha256(dl.bytes), GOLDEN.model_sha256);
+    // The twin rescaled: 17 norms rewritten and the correction metadata added. Size and hash as
+    // `BITNET_RESCALE_GAMMA_ON_LOAD=1 bitlens export www/models/shakespeare-bitnet-prescaled.gguf OUT`.
+    await openTwin(page);
+    await page.getByTestId('rescale').check();
+    await page.locator('[data-testid="rescale-outcome"][data-status="applied"]').waitFor(WAIT);
+    dl = await download(page);
+    assert.equal(dl.name, 'shakespeare-bitnet-prescaled-rescaled.gguf');
+    assert.equal(dl.bytes.length, 1_404_800);
+    assert.equal(dl.bytes.subarray(0, 4).toString('latin1'), 'GGUF');
+    assert.equal(sha256(dl.bytes), '5842ddb6f46579d1683901260970ab575ce39928160a11e3aabc6533b49d819a');
+    assert.match(await page.getByTestId('export-note').textContent(), /^shakespeare-bitnet-prescaled-rescaled\.gguf: .* \(1404800 bytes\), 17 norms rescaled$/);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
+
+describe('A/B generation panel', () => {
+  test('greedy in both modes: the twin rescaled gives the faithful file\'s ids', TIMEOUT, async () => {
+    const { page, problems } = await pageWith();
+    const c = GOLDEN.cases[1];
+    const faithful = await generate(page, c.prompt, 8);
+    assert.deepEqual(faithful.baseline.ids, c.greedy_ids.slice(0, 8));
+    assert.deepEqual(faithful.rescaled.ids, c.faithful_rescaled_greedy_ids.slice(0, 8));
+    for (const mode of ['baseline', 'rescaled']) {
+      assert.ok(faithful[mode].text.length > 0, `${mode} shows text`);
+      assert.match(faithful[mode].speed, /^8 tokens, \d+\.\d tok\/s \(prefill \d+ tok\/s\)$/);
+      assert.equal(faithful[mode].charts, 3, `${mode}: three probe lines`);
+    }
+    assert.equal(faithful.baseline.text, ' and I am a man.\n\n');
+    // The pre-scaled twin: as stored it is rubbish, rescaled it is the faithful model.
+    await openTwin(page);
+    const twin = await generate(page, c.prompt, 8);
+    assert.deepEqual(twin.baseline.ids, c.twin_baseline_greedy_ids.slice(0, 8));
+    assert.deepEqual(twin.rescaled.ids, faithful.baseline.ids);
+    assert.equal(twin.rescaled.text, faithful.baseline.text);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('Stop ends a long run; a corrupt file leaves the model usable', TIMEOUT, async () => {
+    const { page, problems } = await pageWith();
+    await page.getByTestId('max-tokens').fill('200');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="mode-rescaled"][data-ids]').waitFor(WAIT);
+    await page.getByTestId('stop').click();
+    await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
+    assert.match(await page.getByTestId('run-status').textContent(), / — stopped$/);
+    const n = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').length;
+    assert.ok(n < 200, `${n} tokens after Stop`);
+
+    await page.locator('bit-lens input[type=file]').setInputFiles({
+      name: 'corrupt.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\x00\x00\x00 not really'),
+    });
+    await page.locator('bit-lens .error', { hasText: 'corrupt.gguf' }).waitFor(WAIT);
+    const c = GOLDEN.cases[1];
+    const out = await generate(page, c.prompt, 4);
+    assert.deepEqual(out.baseline.ids, c.greedy_ids.slice(0, 4));
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+});
