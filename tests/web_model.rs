@@ -266,10 +266,16 @@ fn decode_speed_at_2b4t_shapes() {
     use bitlens::model::synthetic::{write_2b4t_shaped, LAYERS, VOCAB};
     use bitlens::model::{Generator, Model, SamplerConfig};
     fn now() -> f64 {
-        js_sys::Date::now()
+        js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+            .ok()
+            .and_then(|p| {
+                let f = js_sys::Function::from(js_sys::Reflect::get(&p, &"now".into()).ok()?);
+                f.call0(&p).ok()?.as_f64()
+            })
+            .unwrap_or_else(js_sys::Date::now)
     }
     const V: u64 = 4096;
-    const STEPS: usize = 4;
+    const STEPS: usize = 8;
     let mut per_token = Vec::new();
     for layers in [1u64, 2] {
         let mut bytes = Vec::new();

@@ -8,6 +8,7 @@
 //! - `dot8_fma`: llamafile's tinyBLAS (one eight-lane fused accumulator), used for F16 weights
 //!   times F32 activations with two or more token columns (KQV during a prompt decode).
 
+#[cfg(not(target_arch = "wasm32"))]
 use half::slice::HalfFloatSliceExt;
 use half::{bf16, f16};
 
@@ -163,7 +164,7 @@ pub fn matvec_float(
     for (r, o) in out.iter_mut().enumerate() {
         let base = r * cols;
         if bulk_f16 {
-            halves[base..base + cols].convert_to_f32_slice(row);
+            f16_row_to_f32(&halves[base..base + cols], row);
         } else {
             for (i, v) in row.iter_mut().enumerate() {
                 *v = elem_at(data, base + i);
@@ -171,6 +172,34 @@ pub fn matvec_float(
         }
         *o = dot_slices(order, row, x);
     }
+}
+
+/// Converts F16 values to f32: natively with `half` (F16C where the CPU has it); on wasm32 with
+/// bit operations, which are exact and several times faster than `half`'s portable path.
+fn f16_row_to_f32(src: &[f16], dst: &mut [f32]) {
+    #[cfg(not(target_arch = "wasm32"))]
+    src.convert_to_f32_slice(dst);
+    #[cfg(target_arch = "wasm32")]
+    for (d, h) in dst.iter_mut().zip(src) {
+        *d = f16_bits_to_f32(h.to_bits());
+    }
+}
+
+/// IEEE half to single by bit manipulation (exact for every input, NaN payloads kept).
+#[inline(always)]
+pub fn f16_bits_to_f32(h: u16) -> f32 {
+    let sign = ((h & 0x8000) as u32) << 16;
+    let exp = h & 0x7c00;
+    let mant = (h & 0x03ff) as u32;
+    let bits = if exp == 0x7c00 {
+        0x7f80_0000 | (mant << 13)
+    } else if exp == 0 {
+        // Zero or subnormal: mant · 2^-24, exact in f32.
+        (mant as f32 * f32::from_bits(0x3380_0000)).to_bits()
+    } else {
+        (((h & 0x7fff) as u32) << 13) + 0x3800_0000
+    };
+    f32::from_bits(sign | bits)
 }
 
 /// `Σ a[i]·b[i]` in `order`, over slices. On x86-64 with FMA the fused multiply-adds are
@@ -261,6 +290,18 @@ mod tests {
         let (a, b, c) = (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -1.0);
         assert_eq!(fma_via_f64(a, b, c), a.mul_add(b, c));
         assert_eq!(fma_via_f64(1e-30, 1e-10, 0.0), 1e-30f32.mul_add(1e-10, 0.0));
+    }
+
+    #[test]
+    fn f16_bits_conversion_is_exact() {
+        for h in 0..=u16::MAX {
+            let want = f16::from_bits(h).to_f32();
+            let got = f16_bits_to_f32(h);
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "{h:#x}"
+            );
+        }
     }
 
     #[test]
