@@ -221,7 +221,7 @@ describe('A/B generation panel', () => {
     await page.close();
   });
 
-  test('Stop ends a long run; a corrupt file leaves the model usable', TIMEOUT, async () => {
+  test('Stop ends a long run; a corrupt file leaves the model usable; a new file mid-run', TIMEOUT, async () => {
     const { page, problems } = await pageWith();
     await page.getByTestId('max-tokens').fill('200');
     await page.getByTestId('run').click();
@@ -239,6 +239,16 @@ describe('A/B generation panel', () => {
     const c = GOLDEN.cases[1];
     const out = await generate(page, c.prompt, 4);
     assert.deepEqual(out.baseline.ids, c.greedy_ids.slice(0, 4));
+
+    // A new file while a run is going: the run ends, the old file is freed after it, and the
+    // new file runs.
+    await page.getByTestId('max-tokens').fill('200');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="mode-rescaled"][data-ids]').waitFor(WAIT);
+    await openTwin(page);
+    assert.equal(await page.getByTestId('generate').getAttribute('data-state'), 'idle');
+    const twin = await generate(page, c.prompt, 4);
+    assert.deepEqual(twin.rescaled.ids, c.twin_rescaled_greedy_ids.slice(0, 4));
     assert.deepEqual(problems, []);
     await page.close();
   });
