@@ -7,7 +7,12 @@ use std::process::{Command, Stdio};
 #[test]
 fn closed_pipe_is_not_a_panic() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_bitlens"))
-        .args(["inspect", "tests/fixtures/bitnet-b158-tiny-i2_s.gguf"])
+        // About 1.2 MB of JSON: far more than a pipe buffer holds, so writes hit the closed pipe.
+        .args([
+            "inspect",
+            "tests/data/tokenizer/smollm2-135m.vocab.gguf",
+            "--json",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
