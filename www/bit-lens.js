@@ -43,9 +43,9 @@ input[type=number] { width: 5.5em; }
 .modes { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; }
 .mode { border: 1px solid #e3e3e6; border-radius: 8px; padding: .4em .8em; min-width: 0; }
 .mode h4 { margin: .3em 0; }
-.speed { font-weight: normal; color: #5f6368; font-size: 12px; }
-.gen-text { white-space: pre-wrap; word-break: break-word; min-height: 6em; background: #f7f7f8;
-  padding: .5em; border-radius: 4px; font-size: 13px; margin: .3em 0; }
+.speed { display: block; font-weight: normal; color: #5f6368; font-size: 12px; }
+.gen-text { white-space: pre-wrap; word-break: break-word; height: 12em; background: #f7f7f8;
+  padding: .5em; border-radius: 4px; font-size: 13px; margin: .3em 0; overflow: auto; }
 .mode-note { color: #9c4a00; margin: .2em 0; }
 section.norms, section.generate { margin: 1em 0 1.5em; }
 `;

@@ -13,7 +13,7 @@ function svg(tag, attrs = {}, text) {
 function logTicks(lo, hi) {
   const ticks = [];
   const span = Math.log10(hi) - Math.log10(lo);
-  const steps = span < 1.5 ? [1, 2, 5] : [1];
+  const steps = span < 2.5 ? [1, 2, 5] : [1];
   for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) {
     for (const m of steps) {
       const v = m * 10 ** e;

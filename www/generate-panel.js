@@ -72,6 +72,9 @@ export class GeneratePanel {
 
   /** A new file: forget the last run. */
   reset() {
+    this.current = null; // messages of an earlier run are ignored from now on
+    this.$run.disabled = false;
+    this.$stop.disabled = true;
     for (const c of Object.values(this.columns)) {
       c.text.textContent = '';
       c.speed.textContent = '';
@@ -103,7 +106,11 @@ export class GeneratePanel {
     this.$stop.disabled = false;
     this.root.dataset.state = 'running';
     this.$status.textContent = 'loading the model…';
-    this.startRequest(payload, (msg) => this._onMessage(msg));
+    const token = {};
+    this.current = token;
+    this.startRequest(payload, (msg) => {
+      if (this.current === token) this._onMessage(msg);
+    });
   }
 
   _onMessage(msg) {

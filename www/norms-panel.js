@@ -27,6 +27,12 @@ function plain(v) {
 }
 
 /** `?rescale=1` / `?strict=1` (exactly "1", as the native variables). */
+/** The RMS axis always spans 1/sqrt(n) and 1, so a pre-scaled file stands out at a glance. */
+function normRange(stats) {
+  const ys = stats.flatMap((s) => [s.rms, s.inv_sqrt_n]).filter((v) => v > 0 && Number.isFinite(v));
+  return [Math.min(1, ...ys), Math.max(1, ...ys)];
+}
+
 export function optionsFromUrl(search = location.search) {
   const p = new URLSearchParams(search);
   return { rescale: p.get('rescale') === '1', strict: p.get('strict') === '1' };
@@ -158,7 +164,7 @@ export class NormsPanel {
       });
     }
     this.$chart.replaceChildren(all.length
-      ? logLineChart({ series, xLabels, yLabel: 'RMS (log)', title: 'gamma RMS per layer' })
+      ? logLineChart({ series, xLabels, yRange: normRange(all), yLabel: 'RMS (log)', title: 'gamma RMS per layer', width: 640, height: 260 })
       : '');
   }
 

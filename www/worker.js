@@ -29,6 +29,7 @@ const files = new Map();
 let currentId = null; // the last file that loaded completely
 let latestOpen = null; // a newer open abandons an older one still streaming
 let run = null; // the generation in progress: {fileId, stopped}
+let cached = null; // the last ModelRunner, kept for the next run: {fileId, key, runner}
 
 const post = (msg) => self.postMessage(msg);
 
@@ -109,7 +110,10 @@ async function open(id, size, chunks) {
       files.delete(previous);
       // A generation still using the old file stops first and frees it when it ends.
       if (run && run.fileId === previous) run.stopped = true;
-      else old?.free();
+      else {
+        dropRunner(previous);
+        old?.free();
+      }
     }
     post({ id, type: 'loaded', info: file.info(), seconds });
   } catch (e) {
@@ -134,6 +138,23 @@ function yieldToMessages() {
   });
 }
 
+/** Frees the kept runner (only if it belongs to `fileId`, when given). */
+function dropRunner(fileId) {
+  if (!cached || (fileId !== undefined && cached.fileId !== fileId)) return;
+  cached.runner.free();
+  cached = null;
+}
+
+/** A runner for the file and options, reused while they stay the same (reset re-seeds it). */
+function runnerFor(fileId, file, options) {
+  const key = JSON.stringify(options);
+  if (cached && cached.fileId === fileId && cached.key === key) return cached.runner;
+  dropRunner();
+  const runner = ModelRunner.load(file, options);
+  cached = { fileId, key, runner };
+  return runner;
+}
+
 /**
  * Prefills both modes with the prompt, then asks baseline and rescaled for one token each in
  * turn and posts every token as it comes. In strict mode only the baseline runs.
@@ -144,21 +165,17 @@ async function generate(id, msg) {
   const me = { id, fileId: msg.file, stopped: false };
   run = me;
   const ab = !msg.strict;
-  let runner = null;
   try {
-    runner = ModelRunner.load(file, {
-      maxTokens: msg.maxTokens,
-      temperature: msg.temperature,
-      seed: msg.seed,
-      ab,
-    });
+    const runner = runnerFor(msg.file, file, { temperature: msg.temperature, seed: msg.seed, ab });
+    runner.setMaxTokens(msg.maxTokens);
     const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
     const promptIds = runner.prompt(file, msg.prompt, msg.chat);
     post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds] });
     const live = new Set(modes);
     while (live.size > 0) {
       await yieldToMessages();
-      if (me.stopped) break;
+      // Stopped, or a newer run took (or replaced) the runner: this one ends here.
+      if (me.stopped || cached?.runner !== runner) break;
       for (const mode of modes.filter((m) => live.has(m))) {
         const step = runner.nextToken(file, mode);
         if (step === undefined) {
@@ -168,13 +185,16 @@ async function generate(id, msg) {
         post({ id, type: 'token', mode, step, tokensPerS: runner.status(mode).decodeTokensPerS });
       }
     }
-    const status = Object.fromEntries(modes.map((m) => [m, runner.status(m)]));
+    const current = cached?.runner === runner && run === me;
+    const status = current ? Object.fromEntries(modes.map((m) => [m, runner.status(m)])) : {};
     post({ id, type: 'done', status, stopped: me.stopped });
   } finally {
-    runner?.free();
     if (run === me) run = null;
-    // The file was replaced while this generation used it: free it now.
-    if (files.get(me.fileId) !== file) file.free();
+    // The file was replaced while this generation used it: free it (and its runner) now.
+    if (files.get(me.fileId) !== file) {
+      dropRunner(me.fileId);
+      file.free();
+    }
   }
 }
 

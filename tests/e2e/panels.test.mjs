@@ -195,7 +195,33 @@ describe('A/B generation panel', () => {
     await page.close();
   });
 
-  test('Stop ends a long run; a corrupt file leaves the model usable', TIMEOUT, async () => {
+  test('chat template and a seeded sampled run', TIMEOUT, async () => {
+    const { page, problems } = await pageWith();
+    // As `bitlens run www/models/shakespeare-bitnet.gguf --prompt "Who art thou?" --chat
+    // --greedy --max-tokens 4 --json`: 16 prompt ids, then 198, 40, 378, 323.
+    await page.getByTestId('chat').check();
+    const chat = await generate(page, 'Who art thou?', 4);
+    assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
+    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256, greedy; 4 layers — done$/);
+    await page.getByTestId('chat').uncheck();
+    // Temperature 0.8 with seed 7, twice: the same tokens (the seed is reported).
+    await page.getByTestId('seed').fill('7');
+    await page.getByTestId('temperature').fill('0.8');
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      await page.getByTestId('max-tokens').fill('12');
+      await page.getByTestId('run').click();
+      await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
+      assert.match(await page.getByTestId('run-status').textContent(), /, seed 7; /);
+      runs.push(await page.getByTestId('mode-baseline').getAttribute('data-ids'));
+    }
+    assert.equal(runs[0].split(',').length, 12);
+    assert.equal(runs[1], runs[0]);
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  test('Stop ends a long run; a corrupt file leaves the model usable; a new file mid-run', TIMEOUT, async () => {
     const { page, problems } = await pageWith();
     await page.getByTestId('max-tokens').fill('200');
     await page.getByTestId('run').click();
@@ -213,6 +239,16 @@ describe('A/B generation panel', () => {
     const c = GOLDEN.cases[1];
     const out = await generate(page, c.prompt, 4);
     assert.deepEqual(out.baseline.ids, c.greedy_ids.slice(0, 4));
+
+    // A new file while a run is going: the run ends, the old file is freed after it, and the
+    // new file runs.
+    await page.getByTestId('max-tokens').fill('200');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="mode-rescaled"][data-ids]').waitFor(WAIT);
+    await openTwin(page);
+    assert.equal(await page.getByTestId('generate').getAttribute('data-state'), 'idle');
+    const twin = await generate(page, c.prompt, 4);
+    assert.deepEqual(twin.rescaled.ids, c.twin_rescaled_greedy_ids.slice(0, 4));
     assert.deepEqual(problems, []);
     await page.close();
   });

@@ -25,6 +25,13 @@ commands:
 ";
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, which turns a closed pipe (`bitlens inspect F | head`) into a panic
+    // in print!; the default action ends the process quietly instead.
+    // SAFETY: called first thing, before any other thread exists.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // Warnings show by default; RUST_LOG=info shows the rescale's per-tensor lines.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let args: Vec<String> = std::env::args().skip(1).collect();
