@@ -272,3 +272,75 @@ fn unsupported_files_name_the_key_or_tensor() {
         "tensor 'blk.0.attn_q.weight' has type Q5_1, which is not supported as a projection"
     );
 }
+
+/// The `bitnet` arch's optional per-projection `.scale` tensors multiply each projection's
+/// output: all ones change nothing; a zero `attn_output.scale` removes attention's contribution.
+#[test]
+fn projection_scale_tensors() {
+    use bitlens::gguf::TensorDesc;
+    use bitlens::model::{forward, Pass};
+    let with_scales = |value: &dyn Fn(&str) -> f32| {
+        rewrite(|_, t| {
+            let names: Vec<String> = t.iter().map(|(d, _)| d.name.clone()).collect();
+            for n in names
+                .iter()
+                .filter(|n| n.starts_with("blk.") && n.ends_with(".weight") && !n.contains("norm"))
+            {
+                let name = n.replace(".weight", ".scale");
+                let v = value(&name);
+                t.push((
+                    TensorDesc {
+                        name,
+                        dims: vec![1],
+                        type_id: 0,
+                        n_bytes: 4,
+                    },
+                    v.to_le_bytes().to_vec(),
+                ));
+            }
+        })
+    };
+    let logits = |bytes: &[u8]| {
+        let g = Gguf::parse(bytes).unwrap();
+        let m = Model::load(&g, bytes).unwrap();
+        let mut s = m.new_state(16).unwrap();
+        for (p, t) in [266u32, 84, 257].into_iter().enumerate() {
+            forward(
+                &m,
+                &m.norms,
+                bytes,
+                &mut s,
+                t,
+                p,
+                Pass {
+                    in_batch: false,
+                    logits: true,
+                },
+            )
+            .unwrap();
+        }
+        (
+            m.weights.layers[1].wo_scale,
+            s.logits.clone(),
+            s.probe.layers[0].resid_attn,
+            s.probe.layers[0].attn_norm,
+        )
+    };
+    let plain = logits(&rewrite(|_, _| {}));
+    let ones = logits(&with_scales(&|_| 1.0));
+    assert_eq!(ones.0, 1.0);
+    assert_eq!(ones.1, plain.1);
+    let zero_wo = logits(&with_scales(&|n| {
+        if n.ends_with("attn_output.scale") {
+            0.0
+        } else {
+            1.0
+        }
+    }));
+    assert_eq!(zero_wo.0, 0.0);
+    // Attention's output zeroed: the residual after attention changes, the first norm's output
+    // (computed before it) does not, and so do the logits.
+    assert_ne!(zero_wo.1, plain.1);
+    assert_ne!(zero_wo.2, plain.2);
+    assert_eq!(zero_wo.3, plain.3);
+}
