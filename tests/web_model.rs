@@ -15,7 +15,7 @@ mod model_parity;
 use bitlens::kernels::act::{quantize_i8_row, quantize_q8k};
 use bitlens::kernels::rope::{rope_cache, theta_scale};
 use bitlens::kernels::{simd128, ternary};
-use model_parity::{run_cases, PromptLogits};
+use model_parity::{check_cases, ids, run_cases, PromptLogits};
 
 /// The fixtures README's tolerance. Natively both fixtures match bit for bit; in wasm, Rust's
 /// libm `cosf`/`sinf` differ from glibc's by one ulp for about 1% of the RoPE angles (measured
@@ -96,6 +96,10 @@ fn simd128_tq2_lanes_equal_scalar() {
     );
 }
 
+fn console(line: &str) {
+    web_sys::console::log_1(&format!("wasm {line}").into());
+}
+
 #[wasm_bindgen_test]
 fn i2s_fixture_matches_bitnet_cpp_in_the_browser() {
     let results = run_cases(
@@ -103,22 +107,7 @@ fn i2s_fixture_matches_bitnet_cpp_in_the_browser() {
         include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json"),
         PromptLogits::Last,
     );
-    for (ci, r) in results.iter().enumerate() {
-        web_sys::console::log_1(
-            &format!(
-                "wasm I2_S case {ci}: last-logits max|Δ| = {:.3e}, step max|Δ| = {:.3e}",
-                r.prompt_max, r.step_max
-            )
-            .into(),
-        );
-        assert_eq!(r.got_ids, r.want_ids, "case {ci}");
-        assert!(
-            r.prompt_max < TOL && r.step_max < TOL,
-            "case {ci}: {} {}",
-            r.prompt_max,
-            r.step_max
-        );
-    }
+    check_cases(&results, "I2_S", TOL, console);
 }
 
 #[wasm_bindgen_test]
@@ -128,22 +117,7 @@ fn tq2_fixture_matches_llama_cpp_in_the_browser() {
         include_str!("fixtures/bitnet-tiny-tq2_0.golden.json"),
         PromptLogits::All,
     );
-    for (ci, r) in results.iter().enumerate() {
-        web_sys::console::log_1(
-            &format!(
-                "wasm TQ2_0 case {ci}: prompt max|Δ| = {:.3e}, step max|Δ| = {:.3e}",
-                r.prompt_max, r.step_max
-            )
-            .into(),
-        );
-        assert_eq!(r.got_ids, r.want_ids, "case {ci}");
-        assert!(
-            r.prompt_max < TOL && r.step_max < TOL,
-            "case {ci}: {} {}",
-            r.prompt_max,
-            r.step_max
-        );
-    }
+    check_cases(&results, "TQ2_0", TOL, console);
 }
 
 /// glibc's cosf/sinf for the RoPE angles of positions 0..512 (64 rotary dims, bases 500000 and
@@ -206,22 +180,11 @@ fn model_runner_api_reproduces_golden_and_runs_both_modes() {
     assert_eq!(get(&info, "ab"), true);
     assert_eq!(get(&info, "nCtx").as_f64(), Some(256.0));
 
-    let ids = r
+    let prompt_ids = r
         .prompt(&file, case["prompt"].as_str().unwrap(), false)
         .unwrap();
-    let want_prompt: Vec<u32> = case["prompt_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
-    assert_eq!(ids, want_prompt);
-    let want: Vec<u32> = case["greedy_ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap() as u32)
-        .collect();
+    assert_eq!(prompt_ids, ids(&case["prompt_ids"]));
+    let want = ids(&case["greedy_ids"]);
     let mut got = Vec::new();
     let mut ratio = 0.0;
     loop {
@@ -296,7 +259,7 @@ fn decode_speed_at_2b4t_shapes() {
     let full_ms = LAYERS as f64 * layer_ms + rest_ms * (VOCAB / V) as f64;
     web_sys::console::log_1(
         &format!(
-            "wasm scalar decode at 2B-4T shapes: {layer_ms:.0} ms per layer, {rest_ms:.1} ms head(4096 rows); \
+            "wasm decode at 2B-4T shapes (simd128 ternary kernels, scalar rest): {layer_ms:.0} ms per layer, {rest_ms:.1} ms head(4096 rows); \
              extrapolated {full_ms:.0} ms/token = {:.2} tokens/s",
             1000.0 / full_ms
         )

@@ -50,6 +50,21 @@ pub struct ActScratch {
 }
 
 impl ActScratch {
+    /// `x` quantized to Q8_K (values, block scales, block sums) in the reused buffers.
+    fn q8k(&mut self, x: &[f32]) -> (&[i8], &[f32], &[i16]) {
+        let (n, nb) = (x.len(), x.len() / Q8K_BLOCK);
+        grow(&mut self.q, n);
+        grow(&mut self.d, nb);
+        grow(&mut self.bsums, nb * 16);
+        let (q, d, b) = (
+            &mut self.q[..n],
+            &mut self.d[..nb],
+            &mut self.bsums[..nb * 16],
+        );
+        quantize_q8k(x, q, d, b);
+        (q, d, b)
+    }
+
     /// Bytes held, for memory reports.
     pub fn bytes(&self) -> usize {
         self.q.capacity()
@@ -105,14 +120,9 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             i2s_kernel(w.data, w.scale, q, scale, out);
         }
         GgmlType::TQ1_0 | GgmlType::TQ2_0 => {
-            let nb = w.cols / Q8K_BLOCK;
-            grow(&mut s.q, w.cols);
-            grow(&mut s.d, nb);
-            grow(&mut s.bsums, nb * 16);
-            let (q, d) = (&mut s.q[..w.cols], &mut s.d[..nb]);
-            quantize_q8k(x, q, d, &mut s.bsums[..nb * 16]);
+            let (q, d, bsums) = s.q8k(x);
             if w.ty == GgmlType::TQ2_0 {
-                ternary::matvec_tq2_lanes(w.data, tq2_lanes, q, d, &s.bsums[..nb * 16], out);
+                ternary::matvec_tq2_lanes(w.data, tq2_lanes, q, d, bsums, out);
             } else {
                 ternary::matvec_tq(w.data, TQ1_BLOCK_BYTES, ternary::tq1_block_dot, q, d, out);
             }
@@ -156,19 +166,14 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             // Against Q8_K activations as mainline does, but through dequantized weight rows:
             // right to float rounding, not mainline's exact lane order (these types only occur
             // as llama-quantize's embedding/head of TQ files).
-            let nb = w.cols / Q8K_BLOCK;
-            grow(&mut s.q, w.cols);
-            grow(&mut s.d, nb);
-            grow(&mut s.bsums, nb * 16);
-            let (q, d) = (&mut s.q[..w.cols], &mut s.d[..nb]);
-            quantize_q8k(x, q, d, &mut s.bsums[..nb * 16]);
-            s.row.resize(w.cols, 0.0);
+            let mut row = std::mem::take(&mut s.row);
+            row.resize(w.cols, 0.0);
+            let (q, d, _) = s.q8k(x);
             for (r, o) in out.iter_mut().enumerate() {
-                dequantize_rows(w.ty, w.data, w.cols, r..r + 1, &mut s.row)
+                dequantize_rows(w.ty, w.data, w.cols, r..r + 1, &mut row)
                     .expect("the loader checked the tensor's size");
                 let mut sum = 0f32;
-                for (b, (wb, qb)) in s
-                    .row
+                for (b, (wb, qb)) in row
                     .chunks_exact(Q8K_BLOCK)
                     .zip(q.chunks_exact(Q8K_BLOCK))
                     .enumerate()
@@ -178,6 +183,7 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 }
                 *o = sum;
             }
+            s.row = row;
         }
         other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
     }

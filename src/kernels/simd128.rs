@@ -6,7 +6,7 @@
 
 use core::arch::wasm32::*;
 
-use super::ternary::i8_sum;
+use super::ternary::matvec_i2s_with;
 
 #[inline]
 fn load(b: &[u8], at: usize) -> v128 {
@@ -61,13 +61,7 @@ pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
 
 /// Same contract as `ternary::matvec_i2s`.
 pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
-    let row_bytes = q.len() / 4;
-    let qsum = i8_sum(q);
-    for (r, o) in out.iter_mut().enumerate() {
-        let row = &packed[r * row_bytes..(r + 1) * row_bytes];
-        let sumi = i2s_row_dot(row, q) - qsum;
-        *o = sumi as f32 / s * w_scale;
-    }
+    matvec_i2s_with(i2s_row_dot, packed, w_scale, q, s, out);
 }
 
 /// Same contract as `ternary::tq2_block_lanes`: per byte position k of the 32-byte chunks, the

@@ -41,11 +41,25 @@ pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
 /// `out.len()` rows of `q.len()` elements. `packed` is the tensor's packed data (without the
 /// scale tail); `s` is the activation scale from `quantize_i8_row`.
 pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
+    matvec_i2s_with(i2s_row_dot, packed, w_scale, q, s, out);
+}
+
+/// `matvec_i2s` with the row's `Σ code·q` computed by `row_dot` (scalar or SIMD: exact either
+/// way, so the float epilogue here gives identical results).
+#[inline(always)]
+pub fn matvec_i2s_with(
+    row_dot: fn(&[u8], &[i8]) -> i32,
+    packed: &[u8],
+    w_scale: f32,
+    q: &[i8],
+    s: f32,
+    out: &mut [f32],
+) {
     let row_bytes = q.len() / 4;
     let qsum = i8_sum(q);
     for (r, o) in out.iter_mut().enumerate() {
         let row = &packed[r * row_bytes..(r + 1) * row_bytes];
-        let sumi = i2s_row_dot(row, q) - qsum;
+        let sumi = row_dot(row, q) - qsum;
         *o = sumi as f32 / s * w_scale;
     }
 }

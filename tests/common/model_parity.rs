@@ -25,7 +25,7 @@ pub struct CaseResult {
     pub step_max: f32,
 }
 
-fn ids(v: &Value) -> Vec<u32> {
+pub fn ids(v: &Value) -> Vec<u32> {
     v.as_array()
         .unwrap()
         .iter()
@@ -110,4 +110,23 @@ pub fn run_cases(gguf: &[u8], golden: &str, kind: PromptLogits) -> Vec<CaseResul
         });
     }
     out
+}
+
+/// Prints each case's differences (with `log`) and checks greedy ids equal and logits within
+/// `tol`.
+pub fn check_cases(results: &[CaseResult], label: &str, tol: f32, log: impl Fn(&str)) {
+    assert_eq!(results.len(), 4, "{label}: four golden cases");
+    for (ci, r) in results.iter().enumerate() {
+        log(&format!(
+            "{label} case {ci}: prompt logits max|Δ| = {:.3e}, step logits max|Δ| = {:.3e}",
+            r.prompt_max, r.step_max
+        ));
+        assert_eq!(r.got_ids, r.want_ids, "{label} case {ci} greedy ids");
+        assert!(
+            r.prompt_max < tol && r.step_max < tol,
+            "{label} case {ci}: logits differ by {} / {}",
+            r.prompt_max,
+            r.step_max
+        );
+    }
 }
