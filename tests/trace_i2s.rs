@@ -5,6 +5,7 @@
 use bitlens::gguf::Gguf;
 use bitlens::kernels::attention::{attend, softmax, AttnNumerics, KvLayer};
 use bitlens::kernels::float::{dot8_fma, dot_ggml_f16, f16_at, f32_at, DotOrder};
+use bitlens::kernels::math::Isa;
 use bitlens::kernels::matrix::FloatInput;
 use bitlens::kernels::rope::{rope_cache, rope_neox, theta_scale};
 use bitlens::kernels::{matvec, rmsnorm, ActScratch, Matrix};
@@ -213,7 +214,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
                     f32::NEG_INFINITY
                 };
             }
-            softmax(row);
+            softmax(row, Isa::Avx2);
         }
     }
     // ggml's AVX2 softmax uses its own vectorized expf: one-ulp differences remain.
@@ -263,6 +264,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
                 kq_order: DotOrder::GgmlVecDot,
                 probs_f16: false,
                 kqv_order: DotOrder::TinyBlas,
+                isa: Isa::Avx2,
             },
             &mut att,
             &mut qh,

@@ -3,23 +3,38 @@
 
 use half::f16;
 
-use super::float::{dot, hsum8, DotOrder};
-use super::math::expf_ggml;
+use super::float::{dot, hsum16, hsum8, DotOrder};
+use super::math::{expf_ggml, expf_ggml_avx512, Isa};
 
-/// ggml's softmax over the (32-padded) KV cells on x86: `e_i = expf_ggml(x_i - max)`; each group
-/// of eight is summed in f32 (pairwise, as an AVX horizontal add) and the group sums are
-/// accumulated in f64; then each `e_i` is multiplied by `(float)(1/sum)`. Cells past `x.len()`
-/// count as masked (probability 0), which leaves the groups as ggml forms them.
-pub fn softmax(x: &mut [f32]) {
+/// ggml's softmax over the (padded) KV cells on x86: `e_i = expf_ggml(x_i - max)`; each group
+/// of eight (sixteen in an AVX-512 build, with that build's `expf`) is summed in f32 as the
+/// vector reduction does and the group sums are accumulated in f64; then each `e_i` is
+/// multiplied by `(float)(1/sum)`. Cells past `x.len()` count as masked (probability 0), which
+/// leaves the groups as ggml forms them.
+pub fn softmax(x: &mut [f32], isa: Isa) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
-    for group in x.chunks_mut(8) {
-        let mut lanes = [0f32; 8];
-        for (v, l) in group.iter_mut().zip(lanes.iter_mut()) {
-            *v = expf_ggml(*v - max);
-            *l = *v;
+    match isa {
+        Isa::Avx2 => {
+            for group in x.chunks_mut(8) {
+                let mut lanes = [0f32; 8];
+                for (v, l) in group.iter_mut().zip(lanes.iter_mut()) {
+                    *v = expf_ggml(*v - max);
+                    *l = *v;
+                }
+                sum += hsum8(&lanes) as f64;
+            }
         }
-        sum += hsum8(&lanes) as f64;
+        Isa::Avx512 => {
+            for group in x.chunks_mut(16) {
+                let mut lanes = [0f32; 16];
+                for (v, l) in group.iter_mut().zip(lanes.iter_mut()) {
+                    *v = expf_ggml_avx512(*v - max);
+                    *l = *v;
+                }
+                sum += hsum16(&lanes) as f64;
+            }
+        }
     }
     let inv = (1.0 / sum) as f32;
     for v in x.iter_mut() {
@@ -36,13 +51,17 @@ pub struct AttnNumerics {
     /// single-token decode, mainline always; bitnet.cpp keeps them F32 in a multi-token
     /// prompt decode).
     pub probs_f16: bool,
-    /// Summation order of p·V, over the cache length padded to 32 cells.
+    /// Summation order of p·V, over the cache length padded to `KV_PAD` cells.
     pub kqv_order: DotOrder,
+    /// The build's vector width, for the softmax.
+    pub isa: Isa,
 }
 
-/// llama.cpp pads the number of KV cells it attends over to a multiple of 32; the padding cells
-/// have probability 0 but decide which SIMD lane each cell's product lands in.
-pub const KV_PAD: usize = 32;
+/// llama.cpp pads the number of KV cells it attends over to a multiple of 256; the padding
+/// cells have probability 0 but decide which SIMD lane each cell's product lands in (and, in
+/// an AVX-512 build's `vec_dot_f16`, which steps of 64 are vectorized and which summed in
+/// f64). For the AVX2 orders any multiple of 32 gives the same sums.
+pub const KV_PAD: usize = 256;
 
 /// One layer's KV cache: `n_ctx` positions of `kv_dim` F16 values each for K and for V.
 #[derive(Debug)]
@@ -85,7 +104,7 @@ pub fn attend(
             let kq = dot(numerics.kq_order, head_dim, |i| k[i].to_f32(), |i| qh[i]);
             *a = kq * scale;
         }
-        softmax(att);
+        softmax(att, numerics.isa);
         if numerics.probs_f16 {
             for a in att.iter_mut() {
                 *a = f16::from_f32(*a).to_f32();
@@ -118,7 +137,7 @@ mod tests {
     #[test]
     fn softmax_sums_to_one_and_masks() {
         let mut x = [1.0f32, 2.0, f32::NEG_INFINITY];
-        softmax(&mut x);
+        softmax(&mut x, Isa::Avx2);
         assert_eq!(x[2], 0.0);
         assert!((x[0] + x[1] - 1.0).abs() < 1e-7);
         assert!((x[1] / x[0] - std::f32::consts::E).abs() < 1e-5);
@@ -140,6 +159,7 @@ mod tests {
             kq_order: DotOrder::GgmlVecDot,
             probs_f16: false,
             kqv_order: DotOrder::TinyBlas,
+            isa: Isa::Avx2,
         };
         attend(&q, &layer, 1, 2, 1, 2, r, &mut att, &mut qh, &mut out);
         assert!(

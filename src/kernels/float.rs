@@ -59,6 +59,26 @@ pub fn dot8_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) ->
     hsum8(&acc)
 }
 
+/// Sixteen-lane fused dot product (tinyBLAS order in an AVX-512 build).
+#[inline(always)]
+pub fn dot16_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [0f32; 16];
+    for i in 0..n {
+        acc[i % 16] = fma(a(i), b(i), acc[i % 16]);
+    }
+    hsum16(&acc)
+}
+
+/// `_mm512_reduce_add_ps`: the upper eight lanes added to the lower eight, then `hsum8`.
+#[inline(always)]
+pub fn hsum16(l: &[f32; 16]) -> f32 {
+    let mut h = [0f32; 8];
+    for (i, hi) in h.iter_mut().enumerate() {
+        *hi = l[i] + l[i + 8];
+    }
+    hsum8(&h)
+}
+
 /// Eight-lane dot product without fusing (vectorizes everywhere, including wasm32 where a fused
 /// multiply-add is a slow library call). Differs from `dot8_fma` only in the last bits.
 #[inline]
@@ -120,6 +140,10 @@ pub enum DotOrder {
     GgmlVecDot,
     /// llamafile's tinyBLAS (`dot8_fma`).
     TinyBlas,
+    /// `vec_dot_f16` in an AVX-512 build (`dot_ggml_f16_avx512`).
+    GgmlVecDotAvx512,
+    /// tinyBLAS in an AVX-512 build (`dot16_fma`).
+    TinyBlasAvx512,
 }
 
 /// `Σ a(i)·b(i)` in the given order.
@@ -128,6 +152,8 @@ pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize
     match order {
         DotOrder::GgmlVecDot => dot_ggml_f16(n, a, b),
         DotOrder::TinyBlas => dot8_fma(n, a, b),
+        DotOrder::GgmlVecDotAvx512 => dot_ggml_f16_avx512(n, a, b),
+        DotOrder::TinyBlasAvx512 => dot16_fma(n, a, b),
     }
 }
 
@@ -255,11 +281,78 @@ pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32
     sum as f32
 }
 
+/// `ggml_vec_dot_f16` in an AVX-512 build: four sixteen-lane accumulators over steps of 64
+/// (fused), reduced acc0+acc2, acc1+acc3, then together, then `hsum16`; the tail (n % 64) is
+/// added in order in f64.
+#[inline(always)]
+pub fn dot_ggml_f16_avx512(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
+    let mut acc = [[0f32; 16]; 4];
+    let np = n / 64 * 64;
+    for i in (0..np).step_by(64) {
+        for (j, accj) in acc.iter_mut().enumerate() {
+            for (l, al) in accj.iter_mut().enumerate() {
+                let k = i + 16 * j + l;
+                *al = fma(a(k), b(k), *al);
+            }
+        }
+    }
+    let mut x = [0f32; 16];
+    for (l, xl) in x.iter_mut().enumerate() {
+        *xl = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+    }
+    let mut sum = hsum16(&x) as f64;
+    for k in np..n {
+        sum += (a(k) * b(k)) as f64;
+    }
+    sum as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn avx512_orders_differ_from_avx2_only_in_rounding() {
+        // 256 terms whose sum depends on the order: both widths stay close to the f64 sum,
+        // and zeros appended (padding cells) change neither.
+        let a: Vec<f32> = (0..256)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+            .collect();
+        let b: Vec<f32> = (0..256)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.007)
+            .collect();
+        let exact: f64 = a.iter().zip(&b).map(|(&x, &y)| x as f64 * y as f64).sum();
+        for order in [
+            DotOrder::GgmlVecDot,
+            DotOrder::TinyBlas,
+            DotOrder::GgmlVecDotAvx512,
+            DotOrder::TinyBlasAvx512,
+        ] {
+            let got = dot(order, 256, |i| a[i], |i| b[i]);
+            assert!(
+                (got as f64 - exact).abs() < 1e-4,
+                "{order:?}: {got} vs {exact}"
+            );
+            let padded = dot(
+                order,
+                320,
+                |i| if i < 256 { a[i] } else { 0.0 },
+                |i| {
+                    if i < 256 {
+                        b[i]
+                    } else {
+                        0.0
+                    }
+                },
+            );
+            assert_eq!(padded, got, "{order:?}");
+        }
+        // Sixteen lanes of 1..16: folded (l_i + l_{i+8}) then the eight-lane tree.
+        let l: [f32; 16] = std::array::from_fn(|i| (i + 1) as f32);
+        assert_eq!(hsum16(&l), 136.0);
+    }
 
     #[test]
     fn fma_via_f64_equals_fused() {

@@ -46,6 +46,52 @@ pub fn silu_ggml(x: f32) -> f32 {
     x / (1.0 + expf_ggml(-x))
 }
 
+/// The x86 vector width of the mirrored engine's build. ggml picks its vector `expf`, softmax
+/// and float dot products by it at compile time, with different roundings: an AVX-512 build
+/// (what llama-cpp-python compiles on an AVX-512 CPU) differs from an AVX2 one in the last bits,
+/// enough to flip int8 roundings downstream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Isa {
+    #[default]
+    Avx2,
+    Avx512,
+}
+
+/// ggml's AVX-512 `ggml_v_expf`, one lane at a time: the same reduction and polynomial as
+/// `expf_ggml`, but the 1 is added inside the polynomial and 2^n applied by `scalef` (one
+/// rounding, also in the subnormal range); |n| > 192 gives 0 or infinity.
+pub fn expf_ggml_avx512(x: f32) -> f32 {
+    let shift = f32::from_bits(0x4b40_0000);
+    let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift);
+    let n = z - shift;
+    let b = fma(
+        -n,
+        f32::from_bits(0x35bf_be8e),
+        fma(-n, f32::from_bits(0x3f31_7200), x),
+    );
+    let u = b * b;
+    let c5 = f32::from_bits(0x3c07_2010);
+    let c4 = f32::from_bits(0x3d2b_9f17);
+    let c3 = f32::from_bits(0x3e2a_af33);
+    let c2 = f32::from_bits(0x3eff_fedb);
+    let c1 = f32::from_bits(0x3f7f_fff6);
+    let j = fma(fma(fma(c5, b, c4), u, fma(c3, b, c2)), u, fma(c1, b, 1.0));
+    if n.abs() > 192.0 {
+        return if n <= 0.0 { 0.0 } else { f32::INFINITY };
+    }
+    // j·2^n is exact in f64 (|n| <= 192); the cast rounds once, as scalef does.
+    let pow2 = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    (j as f64 * pow2) as f32
+}
+
+/// ggml's vector SiLU in the given build.
+pub fn silu_isa(isa: Isa, x: f32) -> f32 {
+    match isa {
+        Isa::Avx2 => silu_ggml(x),
+        Isa::Avx512 => x / (1.0 + expf_ggml_avx512(-x)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +121,23 @@ mod tests {
         assert_eq!(expf_ggml(-200.0), 0.0);
         assert_eq!(expf_ggml(100.0), f32::INFINITY);
         assert!((silu_ggml(1.0) - 0.731_058_6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn avx512_expf_is_close_and_differs_from_avx2_in_the_last_bit() {
+        let mut differ = 0;
+        for i in -2000..2000 {
+            let x = i as f32 * 0.043;
+            let want = (x as f64).exp();
+            let got = expf_ggml_avx512(x);
+            assert!(((got as f64 - want) / want).abs() < 3e-7, "x = {x}");
+            differ += (got != expf_ggml(x)) as usize;
+        }
+        assert!(differ > 0, "the two builds' expf should differ somewhere");
+        assert_eq!(expf_ggml_avx512(0.0), 1.0);
+        assert_eq!(expf_ggml_avx512(-200.0), 0.0);
+        assert_eq!(expf_ggml_avx512(f32::NEG_INFINITY), 0.0);
+        assert_eq!(expf_ggml_avx512(100.0), f32::INFINITY);
+        assert_eq!(silu_isa(Isa::Avx2, 1.5), silu_ggml(1.5));
     }
 }

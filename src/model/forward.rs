@@ -7,7 +7,7 @@ use super::weights::{Norms, TensorRef};
 use super::{Engine, Model};
 use crate::kernels::attention::{attend, AttnNumerics};
 use crate::kernels::float::DotOrder;
-use crate::kernels::math::silu_ggml;
+use crate::kernels::math::{silu_isa, Isa};
 use crate::kernels::matrix::FloatInput;
 use crate::kernels::norm::{rms, rmsnorm_inplace};
 use crate::kernels::rope::{rope_cache, rope_neox, rope_norm};
@@ -68,39 +68,53 @@ pub fn forward(
     let (dim, kv_dim, eps) = (c.dim, c.kv_dim(), c.rms_eps);
     // Where the engines' float products differ (fixtures README item 2; checked bit-exact
     // against bitnet.cpp's trace and mainline's logits).
-    let (attn, float_input) = match m.engine {
+    let (vec_dot, tiny_blas) = match m.isa {
+        Isa::Avx2 => (DotOrder::GgmlVecDot, DotOrder::TinyBlas),
+        Isa::Avx512 => (DotOrder::GgmlVecDotAvx512, DotOrder::TinyBlasAvx512),
+    };
+    let (kq_order, probs_f16, kqv_order, float_input) = match m.engine {
         Engine::BitnetCpp if pass.in_batch => (
-            AttnNumerics {
-                kq_order: DotOrder::GgmlVecDot,
-                probs_f16: false,
-                kqv_order: DotOrder::TinyBlas,
+            vec_dot,
+            false,
+            tiny_blas,
+            FloatInput {
+                convert: true,
+                order: vec_dot,
             },
-            FloatInput::VEC_DOT,
         ),
         Engine::BitnetCpp => (
-            AttnNumerics {
-                kq_order: DotOrder::GgmlVecDot,
-                probs_f16: true,
-                kqv_order: DotOrder::GgmlVecDot,
+            vec_dot,
+            true,
+            vec_dot,
+            FloatInput {
+                convert: true,
+                order: vec_dot,
             },
-            FloatInput::VEC_DOT,
         ),
         Engine::LlamaCpp if !pass.in_batch => (
-            AttnNumerics {
-                kq_order: DotOrder::GgmlVecDot,
-                probs_f16: true,
-                kqv_order: DotOrder::GgmlVecDot,
+            vec_dot,
+            true,
+            vec_dot,
+            FloatInput {
+                convert: true,
+                order: vec_dot,
             },
-            FloatInput::VEC_DOT,
         ),
         Engine::LlamaCpp => (
-            AttnNumerics {
-                kq_order: DotOrder::TinyBlas,
-                probs_f16: true,
-                kqv_order: DotOrder::TinyBlas,
+            tiny_blas,
+            true,
+            tiny_blas,
+            FloatInput {
+                convert: true,
+                order: tiny_blas,
             },
-            FloatInput::TINYBLAS_CONVERTED,
         ),
+    };
+    let attn = AttnNumerics {
+        kq_order,
+        probs_f16,
+        kqv_order,
+        isa: m.isa,
     };
 
     m.weights.embed(file, token as usize, &mut s.x);
@@ -208,7 +222,7 @@ pub fn forward(
                     let r = g.max(0.0);
                     r * r
                 }
-                FfnAct::Silu => silu_ggml(*g),
+                FfnAct::Silu => silu_isa(m.isa, *g),
             };
             *g = a * u;
         }

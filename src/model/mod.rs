@@ -19,6 +19,7 @@ pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
 pub use weights::{Norms, Weights};
 
 use crate::gguf::Gguf;
+pub use crate::kernels::math::Isa;
 use crate::kernels::rope::theta_scale;
 use crate::quant::GgmlType;
 
@@ -39,6 +40,9 @@ pub struct Model {
     pub weights: Weights,
     pub norms: Norms,
     pub engine: Engine,
+    /// The engine build's x86 vector width to mirror (AVX2, as the shared fixtures' goldens
+    /// were made; AVX-512 for goldens from an AVX-512 machine).
+    pub isa: Isa,
     pub theta_scale: f32,
 }
 
@@ -61,6 +65,7 @@ impl Model {
             weights,
             norms,
             engine,
+            isa: Isa::Avx2,
             theta_scale,
         })
     }
