@@ -130,3 +130,58 @@ fn rescale_switch_and_errors() {
     let (ok, _, err) = run(&["/nonexistent.gguf", "--prompt", "x"], &[]);
     assert!(!ok && err.contains("/nonexistent.gguf"), "{err}");
 }
+
+/// `--isa avx512` mirrors the AVX-512 llama.cpp build that made the SmolLM2 goldens: case 4's
+/// continuation equals it, while the default AVX2 numerics part from it (they round expf and
+/// the F16 dot products differently). Needs the real file (`bash scripts/fetch-smollm2.sh`).
+#[test]
+fn isa_flag_selects_the_reference_build() {
+    let dir = match std::env::var_os("BITLENS_CACHE") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/bitlens"),
+    };
+    let file = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    assert!(
+        file.exists(),
+        "{} missing: run bash scripts/fetch-smollm2.sh",
+        file.display()
+    );
+    let file = file.to_str().unwrap();
+    let golden: Value = serde_json::from_str(include_str!("data/smollm2/greedy.json")).unwrap();
+    let case = &golden["cases"][4];
+    let want: Vec<u64> = case["greedy_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let n = want.len().to_string();
+    let ids = |isa: &str| -> Vec<u64> {
+        let prompt = case["prompt"].as_str().unwrap();
+        let args = [
+            file,
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            &n,
+            "--isa",
+            isa,
+            "--json",
+        ];
+        let (ok, stdout, stderr) = run(&args, &[]);
+        assert!(ok, "{stderr}");
+        let v: Value = serde_json::from_str(&stdout).unwrap();
+        v["generated_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(ids("avx512"), want);
+    assert_ne!(ids("avx2"), want);
+    let (ok, _, stderr) = run(&[file, "--prompt", "x", "--isa", "sse"], &[]);
+    assert!(!ok);
+    assert!(stderr.contains("--isa takes avx2 or avx512"), "{stderr}");
+}

@@ -1,5 +1,7 @@
 //! `bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P
-//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--json]`: generate text.
+//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]`:
+//! generate text. `--isa` picks which x86 build of the reference engines to mirror bit for bit
+//! (ggml rounds differently on AVX2 and AVX-512); the default is AVX2.
 //!
 //! Honors `BITNET_RESCALE_GAMMA_ON_LOAD` / `BITNET_STRICT_MODE` through the norms module (the
 //! norm gammas used are the file's, or rescaled by sqrt(n)). Text streams to stdout; the memory
@@ -9,11 +11,11 @@
 use std::io::Write;
 
 use bitlens::gguf::Gguf;
-use bitlens::model::{Generator, Model, Norms, SamplerConfig};
+use bitlens::model::{Generator, Isa, Model, Norms, SamplerConfig};
 use bitlens::norms::RescalePolicy;
 use bitlens::tokenizer::{format_chat, ChatMessage, Tokenizer};
 
-const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--json]";
+const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]";
 
 struct Args {
     path: String,
@@ -23,6 +25,7 @@ struct Args {
     ctx: Option<usize>,
     chat: bool,
     json: bool,
+    isa: Isa,
     sampler: SamplerConfig,
 }
 
@@ -37,6 +40,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         ctx: None,
         chat: false,
         json: false,
+        isa: Isa::Avx2,
         sampler: SamplerConfig::default(),
     };
     let mut greedy = false;
@@ -79,6 +83,13 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--chat" => out.chat = true,
             "--json" => out.json = true,
+            "--isa" => {
+                out.isa = match value("--isa")?.as_str() {
+                    "avx2" => Isa::Avx2,
+                    "avx512" => Isa::Avx512,
+                    other => return Err(format!("--isa takes avx2 or avx512, not {other:?}")),
+                }
+            }
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if path.is_none() => path = Some(s.to_string()),
             s => return Err(format!("unexpected argument {s:?}\n{USAGE}")),
@@ -104,7 +115,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let path = &a.path;
     let file = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     let g = Gguf::parse(&file).map_err(|e| format!("{path}: {e}"))?;
-    let model = Model::load(&g, &file).map_err(|e| format!("{path}: {e}"))?;
+    let mut model = Model::load(&g, &file).map_err(|e| format!("{path}: {e}"))?;
+    model.isa = a.isa;
     let tok = Tokenizer::from_gguf(&g).map_err(|e| format!("{path}: {e}"))?;
 
     let policy = RescalePolicy::from_env();
