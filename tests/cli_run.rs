@@ -2,6 +2,8 @@
 //! continuation equal bitnet.cpp's golden ones; the JSON carries seed and timings; the rescale
 //! switch is honored; bad input fails with a message.
 
+mod common;
+
 use std::process::Command;
 
 use serde_json::Value;
@@ -136,11 +138,7 @@ fn rescale_switch_and_errors() {
 /// the F16 dot products differently). Needs the real file (`bash scripts/fetch-smollm2.sh`).
 #[test]
 fn isa_flag_selects_the_reference_build() {
-    let dir = match std::env::var_os("BITLENS_CACHE") {
-        Some(d) => std::path::PathBuf::from(d),
-        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/bitlens"),
-    };
-    let file = dir.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let file = common::smollm2_path();
     assert!(
         file.exists(),
         "{} missing: run bash scripts/fetch-smollm2.sh",

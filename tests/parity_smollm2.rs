@@ -9,28 +9,12 @@
 //! mirrors that build (`Isa::Avx512`). With the AVX2 numerics 2 of 5 continuations part after 9
 //! and 10 tokens.
 
-use std::path::PathBuf;
+mod common;
 
 use bitlens::gguf::Gguf;
 use bitlens::model::{Generator, Isa, Model, SamplerConfig};
 use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
-
-const NAME: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-
-fn smollm2() -> Vec<u8> {
-    let dir = match std::env::var_os("BITLENS_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/bitlens"),
-    };
-    let path = dir.join(NAME);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nRun: bash scripts/fetch-smollm2.sh",
-            path.display()
-        )
-    })
-}
 
 fn ids(v: &Value) -> Vec<u32> {
     v.as_array()
@@ -42,7 +26,7 @@ fn ids(v: &Value) -> Vec<u32> {
 
 #[test]
 fn greedy_continuations_match_llama_cpp() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let g = Gguf::parse(&file).unwrap();
     let mut m = Model::load(&g, &file).unwrap();
     m.isa = Isa::Avx512;
@@ -73,7 +57,7 @@ fn greedy_continuations_match_llama_cpp() {
 
 #[test]
 fn the_capital_of_france_is_paris() {
-    let file = smollm2();
+    let file = common::read_smollm2();
     let g = Gguf::parse(&file).unwrap();
     let m = Model::load(&g, &file).unwrap();
     let tok = Tokenizer::from_gguf(&g).unwrap();

