@@ -29,6 +29,12 @@ export class GeneratePanel {
     this.$seed = el('input', { type: 'number', min: '0', step: '1', value: String(GENERATE_DEFAULTS.seed), 'data-testid': 'seed' });
     this.$max = el('input', { type: 'number', min: '1', max: '4096', step: '1', value: String(GENERATE_DEFAULTS.maxTokens), 'data-testid': 'max-tokens' });
     this.$temp = el('input', { type: 'number', min: '0', max: '5', step: '0.1', value: String(GENERATE_DEFAULTS.temperature), 'data-testid': 'temperature' });
+    // Which x86 build of the reference engine to mirror bit for bit: ggml's AVX-512 build sums
+    // floats in 16 lanes and has its own vector expf, so its tokens can part from an AVX2 build's.
+    this.$isa = el('select', { 'data-testid': 'isa', title: 'the reference build whose float roundings are mirrored' }, [
+      el('option', { value: 'avx2' }, 'AVX2 build'),
+      el('option', { value: 'avx512' }, 'AVX-512 build'),
+    ]);
     this.$run = el('button', { type: 'button', 'data-testid': 'run' }, 'Run');
     this.$stop = el('button', { type: 'button', 'data-testid': 'stop', disabled: '' }, 'Stop');
     this.$status = el('p', { class: 'run-status', 'data-testid': 'run-status' });
@@ -60,6 +66,7 @@ export class GeneratePanel {
         el('label', {}, ['seed ', this.$seed]),
         el('label', {}, ['max tokens ', this.$max]),
         el('label', {}, ['temperature ', this.$temp, ' (0 = greedy)']),
+        el('label', {}, ['numerics of ', this.$isa]),
         this.$run,
         this.$stop,
       ]),
@@ -95,6 +102,7 @@ export class GeneratePanel {
       seed: Math.max(0, Math.floor(Number(this.$seed.value) || 0)),
       maxTokens: Math.max(1, Math.floor(Number(this.$max.value) || 1)),
       temperature: Math.max(0, Number(this.$temp.value) || 0),
+      isa: this.$isa.value,
       strict,
     };
     this.ids = { baseline: [], rescaled: [] };
@@ -118,7 +126,7 @@ export class GeneratePanel {
       case 'runInfo': {
         const c = msg.info.config || {};
         const seed = this.$temp.value > 0 ? `, seed ${msg.info.seed}` : ', greedy';
-        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx}${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}`;
+        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx}${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics`;
         break;
       }
       case 'token': {

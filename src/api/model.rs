@@ -11,8 +11,10 @@
 //! while ((step = r.nextToken(file, "baseline"))) console.log(step.text, step.probe);
 //! ```
 //!
-//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?}`;
-//! `temperature: 0` is greedy; `ab: false` builds only the baseline generator.
+//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?}`;
+//! `temperature: 0` is greedy; `ab: false` builds only the baseline generator; `isa` ("avx2",
+//! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
+//! (their float sums and `expf` round differently; see `Isa`).
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -20,8 +22,8 @@ use wasm_bindgen::prelude::*;
 use super::js::js_error;
 use super::GgufFile;
 use crate::model::{
-    AbPair, Config, Generator, MemoryPlan, Model, ModelError, Probe, SamplerConfig, StopReason,
-    Timings,
+    AbPair, Config, Generator, Isa, MemoryPlan, Model, ModelError, Probe, SamplerConfig,
+    StopReason, Timings,
 };
 use crate::norms::CorrectionRecord;
 use crate::tokenizer::{format_chat, ChatMessage, StreamDecoder, Tokenizer};
@@ -37,6 +39,7 @@ struct RunOptions {
     repeat_penalty: f32,
     seed: Option<f64>,
     ab: bool,
+    isa: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -51,6 +54,7 @@ impl Default for RunOptions {
             repeat_penalty: s.repeat_penalty,
             seed: None,
             ab: true,
+            isa: None,
         }
     }
 }
@@ -103,6 +107,8 @@ pub struct ModelRunner {
 struct InfoJs<'a> {
     config: &'a Config,
     engine: &'a crate::model::Engine,
+    /// The reference build whose roundings are mirrored: "avx2" or "avx512".
+    isa: &'static str,
     n_ctx: usize,
     memory: MemoryPlan,
     /// Bytes each generator holds besides the shared weights: norms + KV cache + activations.
@@ -185,7 +191,10 @@ impl ModelRunner {
         }
         let g = file.header()?;
         let bytes = file.bytes();
-        let model = Model::load(g, bytes).map_err(model_error)?;
+        let mut model = Model::load(g, bytes).map_err(model_error)?;
+        if let Some(name) = &o.isa {
+            model.isa = Isa::from_name(name).map_err(|e| js_error("bad_argument", &e))?;
+        }
         let tokenizer =
             Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
         let n_ctx = model.context_len(o.ctx).map_err(model_error)?;
@@ -229,12 +238,13 @@ impl ModelRunner {
         })
     }
 
-    /// `{config, engine, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
+    /// `{config, engine, isa, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let memory = self.model.memory_plan(self.n_ctx);
         to_js(&InfoJs {
             config: &self.model.config,
             engine: &self.model.engine,
+            isa: self.model.isa.name(),
             n_ctx: self.n_ctx,
             memory,
             per_mode_bytes: (memory.total() + self.baseline.gen.norms.bytes() as u64) as f64,

@@ -83,13 +83,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--chat" => out.chat = true,
             "--json" => out.json = true,
-            "--isa" => {
-                out.isa = match value("--isa")?.as_str() {
-                    "avx2" => Isa::Avx2,
-                    "avx512" => Isa::Avx512,
-                    other => return Err(format!("--isa takes avx2 or avx512, not {other:?}")),
-                }
-            }
+            "--isa" => out.isa = Isa::from_name(&value("--isa")?).map_err(|e| format!("--{e}"))?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if path.is_none() => path = Some(s.to_string()),
             s => return Err(format!("unexpected argument {s:?}\n{USAGE}")),
