@@ -241,3 +241,68 @@ fn score_flag_reports_prompt_perplexity() {
         "{err}"
     );
 }
+
+/// `--ab` on the prescaled twin: both modes from one load, each the reference's greedy ids
+/// (tools/train/export.py recorded them), prompt scores, probes, and the verdict for the
+/// rescaled gammas; strict mode runs the baseline only and says why.
+#[test]
+fn ab_flag_runs_both_modes() {
+    let golden: Value =
+        serde_json::from_str(include_str!("../www/models/shakespeare-bitnet.golden.json")).unwrap();
+    let c = &golden["cases"][1];
+    let twin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/shakespeare-bitnet-prescaled.gguf"
+    );
+    let args = [
+        twin,
+        "--prompt",
+        c["prompt"].as_str().unwrap(),
+        "--greedy",
+        "--max-tokens",
+        "8",
+        "--ab",
+        "--json",
+    ];
+    let first8 = |v: &Value| -> Vec<Value> { v.as_array().unwrap()[..8].to_vec() };
+
+    let (ok, out, err) = run(&args, &[]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["prompt_ids"], c["prompt_ids"]);
+    let m = &v["modes"];
+    assert_eq!(
+        m["baseline"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_baseline_greedy_ids"])
+    );
+    assert_eq!(
+        m["rescaled"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_rescaled_greedy_ids"])
+    );
+    assert_eq!(v["rescale_records"].as_array().unwrap().len(), 17);
+    assert!(v["rescaled_refused"].is_null());
+    for mode in ["baseline", "rescaled"] {
+        assert_eq!(m[mode]["probe"]["layers"].as_array().unwrap().len(), 4);
+        assert!(m[mode]["prompt_score"]["perplexity"].as_f64().unwrap() > 1.0);
+    }
+    let verdict = v["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("On this prompt the rescaled gammas predict"),
+        "{verdict}"
+    );
+
+    let (ok, out, err) = run(&args, &[("BITNET_STRICT_MODE", "1")]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["modes"]["rescaled"].is_null());
+    assert_eq!(
+        v["modes"]["baseline"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_baseline_greedy_ids"])
+    );
+    assert!(v["rescaled_refused"]
+        .as_str()
+        .unwrap()
+        .contains("strict mode"));
+    assert!(v["rescale_records"].as_array().unwrap().is_empty());
+    assert!(v["verdict"].is_null());
+}
