@@ -183,3 +183,61 @@ fn isa_flag_selects_the_reference_build() {
     assert!(!ok);
     assert!(stderr.contains("--isa takes avx2 or avx512"), "{stderr}");
 }
+
+/// `--score`: the prompt's perplexity under the mode the switches select. On the prescaled twin
+/// of the built-in model the rescaled gammas predict a Shakespeare line far better than the
+/// stored ones, and equal the faithful file's score.
+#[test]
+fn score_flag_reports_prompt_perplexity() {
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/");
+    let prompt = "ROMEO: But soft, what light through yonder window breaks?";
+    let score = |file: &str, rescale: &str| {
+        let path = format!("{models}{file}");
+        let args = [
+            path.as_str(),
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            "2",
+            "--score",
+            "--json",
+        ];
+        let (ok, out, err) = run(&args, &[("BITNET_RESCALE_GAMMA_ON_LOAD", rescale)]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let sc = &v["prompt_score"];
+        let n = v["prompt_ids"].as_array().unwrap().len() as u64;
+        assert_eq!(sc["tokens"].as_u64(), Some(n - 1));
+        assert_eq!(sc["nll"].as_array().unwrap().len() as u64, n - 1);
+        sc["perplexity"].as_f64().unwrap()
+    };
+    let faithful = score("shakespeare-bitnet.gguf", "0");
+    let twin = score("shakespeare-bitnet-prescaled.gguf", "0");
+    let twin_rescaled = score("shakespeare-bitnet-prescaled.gguf", "1");
+    assert!(twin_rescaled * 3.0 < twin, "{twin_rescaled} vs {twin}");
+    assert_eq!(twin_rescaled, faithful);
+    // Without --score the field is null and the text report has no score line.
+    let path = format!("{models}shakespeare-bitnet.gguf");
+    let (ok, _, err) = run(
+        &[&path, "--prompt", prompt, "--greedy", "--max-tokens", "2"],
+        &[],
+    );
+    assert!(ok && !err.contains("prompt score"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            &path,
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            "2",
+            "--score",
+        ],
+        &[],
+    );
+    assert!(
+        ok && err.contains("bitlens: prompt score: mean NLL"),
+        "{err}"
+    );
+}

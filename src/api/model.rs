@@ -11,8 +11,10 @@
 //! while ((step = r.nextToken(file, "baseline"))) console.log(step.text, step.probe);
 //! ```
 //!
-//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?}`;
-//! `temperature: 0` is greedy; `ab: false` builds only the baseline generator; `isa` ("avx2",
+//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?,
+//! scorePrompt?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
+//! `scorePrompt: true` scores every prompt token under each mode (`status(mode).promptScore`:
+//! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
 //! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
 //! (their float sums and `expf` round differently; see `Isa`).
 
@@ -23,7 +25,7 @@ use super::js::js_error;
 use super::GgufFile;
 use crate::model::{
     AbPair, Config, Generator, Isa, MemoryPlan, Model, ModelError, Probe, SamplerConfig,
-    StopReason, Timings,
+    ScoreSummary, StopReason, Timings,
 };
 use crate::norms::CorrectionRecord;
 use crate::tokenizer::{format_chat, ChatMessage, StreamDecoder, Tokenizer};
@@ -40,6 +42,7 @@ struct RunOptions {
     seed: Option<f64>,
     ab: bool,
     isa: Option<String>,
+    score_prompt: bool,
 }
 
 impl Default for RunOptions {
@@ -55,6 +58,7 @@ impl Default for RunOptions {
             seed: None,
             ab: true,
             isa: None,
+            score_prompt: false,
         }
     }
 }
@@ -137,6 +141,8 @@ struct StatusJs {
     decode_tokens_per_s: f64,
     stop_reason: Option<StopReason>,
     position: usize,
+    /// The last prompt's score under this mode (null unless loaded with `scorePrompt`).
+    prompt_score: Option<ScoreSummary>,
 }
 
 /// The generator called `name`.
@@ -218,6 +224,7 @@ impl ModelRunner {
         };
         baseline.stop_tokens = stops.clone();
         baseline.clock = now_ms;
+        baseline.score_prompt = o.score_prompt;
         let wrap = |gen: Generator| Mode {
             gen,
             decoder: tokenizer.stream_decoder(false),
@@ -225,6 +232,7 @@ impl ModelRunner {
         let rescaled = rescaled.map(|mut r| {
             r.stop_tokens = stops;
             r.clock = now_ms;
+            r.score_prompt = o.score_prompt;
             wrap(r)
         });
         let baseline = wrap(baseline);
@@ -323,7 +331,8 @@ impl ModelRunner {
         })
     }
 
-    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position}` of `mode`.
+    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position, promptScore}` of
+    /// `mode`.
     pub fn status(&mut self, mode: &str) -> Result<JsValue, JsValue> {
         let g = &self.mode(mode)?.gen;
         to_js(&StatusJs {
@@ -332,6 +341,7 @@ impl ModelRunner {
             decode_tokens_per_s: g.timings.decode_tokens_per_s(),
             stop_reason: g.stopped,
             position: g.position(),
+            prompt_score: g.prompt_score.summary(),
         })
     }
 

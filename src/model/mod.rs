@@ -6,6 +6,7 @@ pub mod error;
 pub mod forward;
 pub mod generator;
 pub mod sampler;
+pub mod score;
 pub mod state;
 pub mod synthetic;
 pub mod weights;
@@ -15,6 +16,7 @@ pub use error::ModelError;
 pub use forward::{forward, Pass};
 pub use generator::{stop_tokens, AbPair, Generator, Step, StopReason, Timings};
 pub use sampler::{Sampler, SamplerConfig};
+pub use score::{PromptScore, ScoreSummary};
 pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
 pub use weights::{Norms, Weights};
 

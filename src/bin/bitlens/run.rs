@@ -1,6 +1,8 @@
 //! `bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P
-//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]`:
-//! generate text. `--isa` picks which x86 build of the reference engines to mirror bit for bit
+//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score]
+//! [--json]`: generate text. `--score` also scores the prompt (each token's negative
+//! log-likelihood given the ones before; mean and perplexity), which costs one head product per
+//! prompt token. `--isa` picks which x86 build of the reference engines to mirror bit for bit
 //! (ggml rounds differently on AVX2 and AVX-512); the default is AVX2.
 //!
 //! Honors `BITNET_RESCALE_GAMMA_ON_LOAD` / `BITNET_STRICT_MODE` through the norms module (the
@@ -15,7 +17,7 @@ use bitlens::model::{Generator, Isa, Model, Norms, SamplerConfig};
 use bitlens::norms::RescalePolicy;
 use bitlens::tokenizer::{format_chat, ChatMessage, Tokenizer};
 
-const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]";
+const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--json]";
 
 struct Args {
     path: String,
@@ -25,6 +27,7 @@ struct Args {
     ctx: Option<usize>,
     chat: bool,
     json: bool,
+    score: bool,
     isa: Isa,
     sampler: SamplerConfig,
 }
@@ -40,6 +43,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         ctx: None,
         chat: false,
         json: false,
+        score: false,
         isa: Isa::Avx2,
         sampler: SamplerConfig::default(),
     };
@@ -83,6 +87,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--chat" => out.chat = true,
             "--json" => out.json = true,
+            "--score" => out.score = true,
             "--isa" => out.isa = Isa::from_name(&value("--isa")?).map_err(|e| format!("--{e}"))?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if path.is_none() => path = Some(s.to_string()),
@@ -150,6 +155,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let mut gen = Generator::new(&model, norms, n_ctx, a.sampler.clone(), a.max_tokens)
         .map_err(|e| e.to_string())?;
     gen.stop_tokens = tok.eog_ids().to_vec();
+    gen.score_prompt = a.score;
     gen.prefill(&model, &file, &prompt_ids)
         .map_err(|e| e.to_string())?;
     let mut dec = tok.stream_decoder(false);
@@ -185,6 +191,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
             "seed": gen.sampler.seed,
             "sampler": gen.sampler.config,
             "stop_reason": gen.stopped,
+            "prompt_score": gen.prompt_score.summary(),
             "n_ctx": n_ctx,
             "memory": plan,
             "timings": {
@@ -202,6 +209,18 @@ pub fn main(args: &[String]) -> Result<(), String> {
         );
     } else {
         println!("{tail}");
+        if let Some(sc) = gen.prompt_score.summary() {
+            eprintln!(
+                "bitlens: prompt score: mean NLL {:.4} nats/token over {} tokens, perplexity {}",
+                sc.mean_nll,
+                sc.tokens,
+                if sc.perplexity < 1e6 {
+                    format!("{:.3}", sc.perplexity)
+                } else {
+                    format!("{:.3e}", sc.perplexity)
+                }
+            );
+        }
         eprintln!(
             "bitlens: seed {}; prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s); stop: {:?}",
             gen.sampler.seed,
