@@ -55,7 +55,10 @@ impl Model {
         let config = Config::from_gguf(g)?;
         let weights = Weights::load(g, file, &config)?;
         let norms = Norms::load(g, file, &config)?;
-        let i2s = weights.layers.iter().any(|l| l.wq.ty == GgmlType::I2_S);
+        let i2s = weights
+            .layers
+            .iter()
+            .any(|l| l.wq.weight.ty == GgmlType::I2_S);
         let engine = if config.arch == Arch::BitnetB158 || i2s {
             Engine::BitnetCpp
         } else {
