@@ -12,7 +12,14 @@ echo "== cargo test (native)" >&2
 bash scripts/fetch-llama3-vocab.sh >/dev/null
 bash scripts/fetch-gemma3-vocab.sh >/dev/null
 # The real SmolLM2 file (reader, norms and model parity on real weights), fetched once into the cache.
-bash scripts/fetch-smollm2.sh >/dev/null
+smollm2="$(bash scripts/fetch-smollm2.sh)"
+# The browser tests fetch it from the test runner's server, which serves only files under the
+# crate root (symlinks out of it are refused): a hard link where the cache shares the file
+# system, else a copy.
+mkdir -p .web-test-assets
+if ! cmp -s "$smollm2" .web-test-assets/SmolLM2-135M-Instruct.Q4_1.gguf; then
+  ln -f "$smollm2" .web-test-assets/ 2>/dev/null || cp "$smollm2" .web-test-assets/
+fi
 cargo test
 
 echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2

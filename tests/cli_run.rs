@@ -183,3 +183,126 @@ fn isa_flag_selects_the_reference_build() {
     assert!(!ok);
     assert!(stderr.contains("--isa takes avx2 or avx512"), "{stderr}");
 }
+
+/// `--score`: the prompt's perplexity under the mode the switches select. On the prescaled twin
+/// of the built-in model the rescaled gammas predict a Shakespeare line far better than the
+/// stored ones, and equal the faithful file's score.
+#[test]
+fn score_flag_reports_prompt_perplexity() {
+    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/");
+    let prompt = "ROMEO: But soft, what light through yonder window breaks?";
+    let score = |file: &str, rescale: &str| {
+        let path = format!("{models}{file}");
+        let args = [
+            path.as_str(),
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            "2",
+            "--score",
+            "--json",
+        ];
+        let (ok, out, err) = run(&args, &[("BITNET_RESCALE_GAMMA_ON_LOAD", rescale)]);
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        let sc = &v["prompt_score"];
+        let n = v["prompt_ids"].as_array().unwrap().len() as u64;
+        assert_eq!(sc["tokens"].as_u64(), Some(n - 1));
+        assert_eq!(sc["nll"].as_array().unwrap().len() as u64, n - 1);
+        sc["perplexity"].as_f64().unwrap()
+    };
+    let faithful = score("shakespeare-bitnet.gguf", "0");
+    let twin = score("shakespeare-bitnet-prescaled.gguf", "0");
+    let twin_rescaled = score("shakespeare-bitnet-prescaled.gguf", "1");
+    assert!(twin_rescaled * 3.0 < twin, "{twin_rescaled} vs {twin}");
+    assert_eq!(twin_rescaled, faithful);
+    // Without --score the field is null and the text report has no score line.
+    let path = format!("{models}shakespeare-bitnet.gguf");
+    let (ok, _, err) = run(
+        &[&path, "--prompt", prompt, "--greedy", "--max-tokens", "2"],
+        &[],
+    );
+    assert!(ok && !err.contains("prompt score"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            &path,
+            "--prompt",
+            prompt,
+            "--greedy",
+            "--max-tokens",
+            "2",
+            "--score",
+        ],
+        &[],
+    );
+    assert!(
+        ok && err.contains("bitlens: prompt score: mean NLL"),
+        "{err}"
+    );
+}
+
+/// `--ab` on the prescaled twin: both modes from one load, each the reference's greedy ids
+/// (tools/train/export.py recorded them), prompt scores, probes, and the verdict for the
+/// rescaled gammas; strict mode runs the baseline only and says why.
+#[test]
+fn ab_flag_runs_both_modes() {
+    let golden: Value =
+        serde_json::from_str(include_str!("../www/models/shakespeare-bitnet.golden.json")).unwrap();
+    let c = &golden["cases"][1];
+    let twin = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/shakespeare-bitnet-prescaled.gguf"
+    );
+    let args = [
+        twin,
+        "--prompt",
+        c["prompt"].as_str().unwrap(),
+        "--greedy",
+        "--max-tokens",
+        "8",
+        "--ab",
+        "--json",
+    ];
+    let first8 = |v: &Value| -> Vec<Value> { v.as_array().unwrap()[..8].to_vec() };
+
+    let (ok, out, err) = run(&args, &[]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["prompt_ids"], c["prompt_ids"]);
+    let m = &v["modes"];
+    assert_eq!(
+        m["baseline"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_baseline_greedy_ids"])
+    );
+    assert_eq!(
+        m["rescaled"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_rescaled_greedy_ids"])
+    );
+    assert_eq!(v["rescale_records"].as_array().unwrap().len(), 17);
+    assert!(v["rescaled_refused"].is_null());
+    for mode in ["baseline", "rescaled"] {
+        assert_eq!(m[mode]["probe"]["layers"].as_array().unwrap().len(), 4);
+        assert!(m[mode]["prompt_score"]["perplexity"].as_f64().unwrap() > 1.0);
+    }
+    let verdict = v["verdict"].as_str().unwrap();
+    assert!(
+        verdict.starts_with("On this prompt the rescaled gammas predict"),
+        "{verdict}"
+    );
+
+    let (ok, out, err) = run(&args, &[("BITNET_STRICT_MODE", "1")]);
+    assert!(ok, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(v["modes"]["rescaled"].is_null());
+    assert_eq!(
+        v["modes"]["baseline"]["generated_ids"].as_array().unwrap(),
+        &first8(&c["twin_baseline_greedy_ids"])
+    );
+    assert!(v["rescaled_refused"]
+        .as_str()
+        .unwrap()
+        .contains("strict mode"));
+    assert!(v["rescale_records"].as_array().unwrap().is_empty());
+    assert!(v["verdict"].is_null());
+}

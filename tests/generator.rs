@@ -320,7 +320,7 @@ fn projection_scale_tensors() {
             .unwrap();
         }
         (
-            m.weights.layers[1].wo_scale,
+            m.weights.layers[1].wo.out_scale,
             s.logits.clone(),
             s.probe.layers[0].resid_attn,
             s.probe.layers[0].attn_norm,

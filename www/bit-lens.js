@@ -47,6 +47,8 @@ input[type=number] { width: 5.5em; }
 .gen-text { white-space: pre-wrap; word-break: break-word; height: 12em; background: #f7f7f8;
   padding: .5em; border-radius: 4px; font-size: 13px; margin: .3em 0; overflow: auto; }
 .mode-note { color: #9c4a00; margin: .2em 0; }
+.mode-score { margin: .2em 0; font-size: 13px; }
+.verdict { font-weight: 600; margin: .4em 0; }
 section.norms, section.generate { margin: 1em 0 1.5em; }
 `;
 

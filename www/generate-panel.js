@@ -17,6 +17,13 @@ const PROBE_SERIES = [
   ['attn_norm', 'attn_norm output', '#2b8a3e'],
 ];
 
+/** A perplexity for reading: fixed below a million, exponent above; ∞ and NaN as such. */
+function num(x) {
+  if (Number.isNaN(x)) return 'NaN';
+  if (!Number.isFinite(x)) return '∞';
+  return x < 1e6 ? x.toFixed(x < 100 ? 2 : 1) : x.toExponential(2);
+}
+
 export class GeneratePanel {
   /** `start(payload, onMessage)` posts a 'generate' request; `stop()` ends it. */
   constructor({ start, stop, strict }) {
@@ -29,6 +36,13 @@ export class GeneratePanel {
     this.$seed = el('input', { type: 'number', min: '0', step: '1', value: String(GENERATE_DEFAULTS.seed), 'data-testid': 'seed' });
     this.$max = el('input', { type: 'number', min: '1', max: '4096', step: '1', value: String(GENERATE_DEFAULTS.maxTokens), 'data-testid': 'max-tokens' });
     this.$temp = el('input', { type: 'number', min: '0', max: '5', step: '0.1', value: String(GENERATE_DEFAULTS.temperature), 'data-testid': 'temperature' });
+    // Which x86 build of the reference engine to mirror bit for bit: ggml's AVX-512 build sums
+    // floats in 16 lanes and has its own vector expf, so its tokens can part from an AVX2 build's.
+    this.$score = el('input', { type: 'checkbox', checked: '', 'data-testid': 'score' });
+    this.$isa = el('select', { 'data-testid': 'isa', title: 'the reference build whose float roundings are mirrored' }, [
+      el('option', { value: 'avx2' }, 'AVX2 build'),
+      el('option', { value: 'avx512' }, 'AVX-512 build'),
+    ]);
     this.$run = el('button', { type: 'button', 'data-testid': 'run' }, 'Run');
     this.$stop = el('button', { type: 'button', 'data-testid': 'stop', disabled: '' }, 'Stop');
     this.$status = el('p', { class: 'run-status', 'data-testid': 'run-status' });
@@ -38,11 +52,13 @@ export class GeneratePanel {
         text: el('pre', { class: 'gen-text', 'data-testid': `text-${mode}` }),
         speed: el('span', { class: 'speed', 'data-testid': `speed-${mode}` }),
         note: el('p', { class: 'mode-note', 'data-testid': `note-${mode}` }),
+        score: el('p', { class: 'mode-score', 'data-testid': `score-${mode}` }),
         chart: el('div', { class: 'chart-box', 'data-testid': `probe-${mode}` }),
       };
       c.root = el('div', { class: 'mode', 'data-testid': `mode-${mode}` }, [
         el('h4', {}, [MODES[mode], ' ', c.speed]),
         c.note,
+        c.score,
         c.text,
         c.chart,
       ]);
@@ -60,10 +76,13 @@ export class GeneratePanel {
         el('label', {}, ['seed ', this.$seed]),
         el('label', {}, ['max tokens ', this.$max]),
         el('label', {}, ['temperature ', this.$temp, ' (0 = greedy)']),
+        el('label', { title: 'the perplexity of the prompt under each mode: one head product per prompt token' }, [this.$score, ' score the prompt']),
+        el('label', {}, ['numerics of ', this.$isa]),
         this.$run,
         this.$stop,
       ]),
       this.$status,
+      this.$verdict = el('p', { class: 'verdict', 'data-testid': 'verdict' }),
       el('div', { class: 'modes' }, cols),
     ]);
     this.$run.addEventListener('click', () => this.run());
@@ -79,10 +98,12 @@ export class GeneratePanel {
       c.text.textContent = '';
       c.speed.textContent = '';
       c.note.textContent = '';
+      c.score.textContent = '';
       c.chart.replaceChildren();
       delete c.root.dataset.ids;
     }
     this.$status.textContent = '';
+    this.$verdict.textContent = '';
     this.root.dataset.state = 'idle';
   }
 
@@ -95,6 +116,8 @@ export class GeneratePanel {
       seed: Math.max(0, Math.floor(Number(this.$seed.value) || 0)),
       maxTokens: Math.max(1, Math.floor(Number(this.$max.value) || 1)),
       temperature: Math.max(0, Number(this.$temp.value) || 0),
+      isa: this.$isa.value,
+      score: this.$score.checked,
       strict,
     };
     this.ids = { baseline: [], rescaled: [] };
@@ -118,7 +141,8 @@ export class GeneratePanel {
       case 'runInfo': {
         const c = msg.info.config || {};
         const seed = this.$temp.value > 0 ? `, seed ${msg.info.seed}` : ', greedy';
-        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx}${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}`;
+        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx}${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics`;
+        this._showScores(msg.scores || {});
         break;
       }
       case 'token': {
@@ -145,6 +169,23 @@ export class GeneratePanel {
         this.root.dataset.state = msg.type === 'error' ? 'error' : 'done';
         break;
     }
+  }
+
+  /** Each mode's prompt perplexity, and which mode predicts the prompt better. */
+  _showScores(scores) {
+    for (const [mode, sc] of Object.entries(scores)) {
+      if (!sc) continue;
+      const col = this.columns[mode];
+      col.score.textContent = `prompt perplexity ${num(sc.perplexity)} (mean NLL ${sc.meanNll.toFixed(3)} nats over ${sc.tokens} tokens)`;
+      col.root.dataset.perplexity = String(sc.perplexity);
+    }
+    const { baseline: b, rescaled: r } = scores;
+    if (!b || !r) return;
+    const better = b.perplexity <= r.perplexity ? 'the gammas as stored' : 'the rescaled gammas (×√n)';
+    const ratio = Math.max(b.perplexity, r.perplexity) / Math.min(b.perplexity, r.perplexity);
+    this.$verdict.textContent = Number.isFinite(ratio)
+      ? `On this prompt ${better} predict the text better: perplexity ${num(b.perplexity)} (baseline) vs ${num(r.perplexity)} (rescaled), ${num(ratio)}× apart. One prompt is evidence, not proof: try a few.`
+      : `Prompt perplexity: ${num(b.perplexity)} (baseline) vs ${num(r.perplexity)} (rescaled).`;
   }
 
   /** Both charts on one y range, so the two modes compare at a glance. */

@@ -6,7 +6,7 @@
 //               {id, type: 'array', file, key}
 //               {id, type: 'norms', file, options}      options: {rescale, strict}
 //               {id, type: 'export', file, options}
-//               {id, type: 'generate', file, prompt, chat, seed, maxTokens, temperature, strict}
+//               {id, type: 'generate', file, prompt, chat, seed, maxTokens, temperature, isa, score, strict}
 //               {id, type: 'stop'}                       stops the running generation
 // Messages out: {id, type: 'progress', loaded, total}
 //               {id, type: 'header', info, metadata, tensors}   (before the data has finished)
@@ -166,11 +166,12 @@ async function generate(id, msg) {
   run = me;
   const ab = !msg.strict;
   try {
-    const runner = runnerFor(msg.file, file, { temperature: msg.temperature, seed: msg.seed, ab });
+    const runner = runnerFor(msg.file, file, { temperature: msg.temperature, seed: msg.seed, ab, isa: msg.isa, scorePrompt: !!msg.score });
     runner.setMaxTokens(msg.maxTokens);
     const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
     const promptIds = runner.prompt(file, msg.prompt, msg.chat);
-    post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds] });
+    const scores = Object.fromEntries(modes.map((m) => [m, runner.status(m).promptScore]));
+    post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds], scores });
     const live = new Set(modes);
     while (live.size > 0) {
       await yieldToMessages();

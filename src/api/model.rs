@@ -11,8 +11,12 @@
 //! while ((step = r.nextToken(file, "baseline"))) console.log(step.text, step.probe);
 //! ```
 //!
-//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?}`;
-//! `temperature: 0` is greedy; `ab: false` builds only the baseline generator.
+//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?,
+//! scorePrompt?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
+//! `scorePrompt: true` scores every prompt token under each mode (`status(mode).promptScore`:
+//! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
+//! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
+//! (their float sums and `expf` round differently; see `Isa`).
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -20,8 +24,8 @@ use wasm_bindgen::prelude::*;
 use super::js::js_error;
 use super::GgufFile;
 use crate::model::{
-    AbPair, Config, Generator, MemoryPlan, Model, ModelError, Probe, SamplerConfig, StopReason,
-    Timings,
+    AbPair, Config, Generator, Isa, MemoryPlan, Model, ModelError, Probe, SamplerConfig,
+    ScoreSummary, StopReason, Timings,
 };
 use crate::norms::CorrectionRecord;
 use crate::tokenizer::{format_chat, ChatMessage, StreamDecoder, Tokenizer};
@@ -37,6 +41,8 @@ struct RunOptions {
     repeat_penalty: f32,
     seed: Option<f64>,
     ab: bool,
+    isa: Option<String>,
+    score_prompt: bool,
 }
 
 impl Default for RunOptions {
@@ -51,6 +57,8 @@ impl Default for RunOptions {
             repeat_penalty: s.repeat_penalty,
             seed: None,
             ab: true,
+            isa: None,
+            score_prompt: false,
         }
     }
 }
@@ -103,6 +111,8 @@ pub struct ModelRunner {
 struct InfoJs<'a> {
     config: &'a Config,
     engine: &'a crate::model::Engine,
+    /// The reference build whose roundings are mirrored: "avx2" or "avx512".
+    isa: &'static str,
     n_ctx: usize,
     memory: MemoryPlan,
     /// Bytes each generator holds besides the shared weights: norms + KV cache + activations.
@@ -131,6 +141,8 @@ struct StatusJs {
     decode_tokens_per_s: f64,
     stop_reason: Option<StopReason>,
     position: usize,
+    /// The last prompt's score under this mode (null unless loaded with `scorePrompt`).
+    prompt_score: Option<ScoreSummary>,
 }
 
 /// The generator called `name`.
@@ -185,7 +197,10 @@ impl ModelRunner {
         }
         let g = file.header()?;
         let bytes = file.bytes();
-        let model = Model::load(g, bytes).map_err(model_error)?;
+        let mut model = Model::load(g, bytes).map_err(model_error)?;
+        if let Some(name) = &o.isa {
+            model.isa = Isa::from_name(name).map_err(|e| js_error("bad_argument", &e))?;
+        }
         let tokenizer =
             Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
         let n_ctx = model.context_len(o.ctx).map_err(model_error)?;
@@ -209,6 +224,7 @@ impl ModelRunner {
         };
         baseline.stop_tokens = stops.clone();
         baseline.clock = now_ms;
+        baseline.score_prompt = o.score_prompt;
         let wrap = |gen: Generator| Mode {
             gen,
             decoder: tokenizer.stream_decoder(false),
@@ -216,6 +232,7 @@ impl ModelRunner {
         let rescaled = rescaled.map(|mut r| {
             r.stop_tokens = stops;
             r.clock = now_ms;
+            r.score_prompt = o.score_prompt;
             wrap(r)
         });
         let baseline = wrap(baseline);
@@ -229,12 +246,13 @@ impl ModelRunner {
         })
     }
 
-    /// `{config, engine, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
+    /// `{config, engine, isa, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let memory = self.model.memory_plan(self.n_ctx);
         to_js(&InfoJs {
             config: &self.model.config,
             engine: &self.model.engine,
+            isa: self.model.isa.name(),
             n_ctx: self.n_ctx,
             memory,
             per_mode_bytes: (memory.total() + self.baseline.gen.norms.bytes() as u64) as f64,
@@ -313,7 +331,8 @@ impl ModelRunner {
         })
     }
 
-    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position}` of `mode`.
+    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position, promptScore}` of
+    /// `mode`.
     pub fn status(&mut self, mode: &str) -> Result<JsValue, JsValue> {
         let g = &self.mode(mode)?.gen;
         to_js(&StatusJs {
@@ -322,6 +341,7 @@ impl ModelRunner {
             decode_tokens_per_s: g.timings.decode_tokens_per_s(),
             stop_reason: g.stopped,
             position: g.position(),
+            prompt_score: g.prompt_score.summary(),
         })
     }
 

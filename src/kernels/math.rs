@@ -57,6 +57,27 @@ pub enum Isa {
     Avx512,
 }
 
+impl Isa {
+    /// Every choice, with the name the CLI (`--isa`) and the page use for it.
+    pub const ALL: [(Isa, &'static str); 2] = [(Isa::Avx2, "avx2"), (Isa::Avx512, "avx512")];
+
+    pub fn name(self) -> &'static str {
+        Isa::ALL
+            .iter()
+            .find(|(i, _)| *i == self)
+            .map_or("?", |(_, n)| n)
+    }
+
+    /// The ISA called `name` ("avx2" or "avx512"); the error says what is accepted.
+    pub fn from_name(name: &str) -> Result<Isa, String> {
+        Isa::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(i, _)| *i)
+            .ok_or_else(|| format!("isa takes avx2 or avx512, not {name:?}"))
+    }
+}
+
 /// ggml's AVX-512 `ggml_v_expf`, one lane at a time: the same reduction and polynomial as
 /// `expf_ggml`, but the 1 is added inside the polynomial and 2^n applied by `scalef` (one
 /// rounding, also in the subnormal range); |n| > 192 gives 0 or infinity.

@@ -3,7 +3,7 @@
 use super::config::{Arch, FfnAct};
 use super::error::ModelError;
 use super::state::RunState;
-use super::weights::{Norms, TensorRef};
+use super::weights::{Norms, Projection};
 use super::{Engine, Model};
 use crate::kernels::attention::{attend, AttnNumerics};
 use crate::kernels::float::DotOrder;
@@ -23,22 +23,71 @@ pub struct Pass {
     pub logits: bool,
 }
 
-/// `out = (W x) * scale`, for a projection with its optional `.scale` tensor.
-fn mv(
-    float_input: FloatInput,
-    w: &TensorRef,
+/// The dot products of this pass (fixtures README item 2; checked bit-exact against bitnet.cpp's
+/// trace and mainline's logits): attention's, and the float weights' (F16 head etc.), which
+/// always take KQ's order on an input converted to the weight's type.
+fn numerics(engine: Engine, isa: Isa, in_batch: bool) -> (AttnNumerics, FloatInput) {
+    let (vec_dot, tiny_blas) = match isa {
+        Isa::Avx2 => (DotOrder::GgmlVecDot, DotOrder::TinyBlas),
+        Isa::Avx512 => (DotOrder::GgmlVecDotAvx512, DotOrder::TinyBlasAvx512),
+    };
+    let (kq_order, probs_f16, kqv_order) = match (engine, in_batch) {
+        // bitnet.cpp multiplies V by F32 probabilities in a multi-token decode, with tinyBLAS.
+        (Engine::BitnetCpp, true) => (vec_dot, false, tiny_blas),
+        (Engine::BitnetCpp, false) | (Engine::LlamaCpp, false) => (vec_dot, true, vec_dot),
+        (Engine::LlamaCpp, true) => (tiny_blas, true, tiny_blas),
+    };
+    let attn = AttnNumerics {
+        kq_order,
+        probs_f16,
+        kqv_order,
+        isa,
+    };
+    let float_input = FloatInput {
+        convert: true,
+        order: kq_order,
+    };
+    (attn, float_input)
+}
+
+/// `out = W x` for projection `p`, times its output scale when the file gives one.
+fn project(
+    p: &Projection,
     file: &[u8],
+    fi: FloatInput,
     x: &[f32],
     out: &mut [f32],
     act: &mut ActScratch,
-    scale: f32,
 ) {
-    matvec(&w.matrix(file), x, act, float_input, out);
-    if scale != 1.0 {
+    matvec(&p.weight.matrix(file), x, act, fi, out);
+    if p.out_scale != 1.0 {
         for o in out.iter_mut() {
-            *o *= scale;
+            *o *= p.out_scale;
         }
     }
+}
+
+/// `out = rmsnorm(x) * gamma`; returns the RMS of `out` for the probe.
+fn norm(x: &[f32], gamma: &[f32], eps: f32, out: &mut [f32]) -> f32 {
+    rmsnorm(x, gamma, eps, out);
+    rms(out)
+}
+
+/// The sub-norm of the bitnet archs, in place (the probe's RMS; 0 for an arch without).
+fn sub_norm(on: bool, x: &mut [f32], gamma: &[f32], eps: f32) -> f32 {
+    if !on {
+        return 0.0;
+    }
+    rmsnorm_inplace(x, gamma, eps);
+    rms(x)
+}
+
+/// `x += delta` (the residual connection); returns the RMS of the new `x` for the probe.
+fn residual(x: &mut [f32], delta: &[f32]) -> f32 {
+    for (x, &d) in x.iter_mut().zip(delta) {
+        *x += d;
+    }
+    rms(x)
 }
 
 /// Runs token `token` at position `pos` through the model, with the norm gammas `norms` (the
@@ -65,57 +114,8 @@ pub fn forward(
             n_ctx: s.n_ctx,
         });
     }
-    let (dim, kv_dim, eps) = (c.dim, c.kv_dim(), c.rms_eps);
-    // Where the engines' float products differ (fixtures README item 2; checked bit-exact
-    // against bitnet.cpp's trace and mainline's logits).
-    let (vec_dot, tiny_blas) = match m.isa {
-        Isa::Avx2 => (DotOrder::GgmlVecDot, DotOrder::TinyBlas),
-        Isa::Avx512 => (DotOrder::GgmlVecDotAvx512, DotOrder::TinyBlasAvx512),
-    };
-    let (kq_order, probs_f16, kqv_order, float_input) = match m.engine {
-        Engine::BitnetCpp if pass.in_batch => (
-            vec_dot,
-            false,
-            tiny_blas,
-            FloatInput {
-                convert: true,
-                order: vec_dot,
-            },
-        ),
-        Engine::BitnetCpp => (
-            vec_dot,
-            true,
-            vec_dot,
-            FloatInput {
-                convert: true,
-                order: vec_dot,
-            },
-        ),
-        Engine::LlamaCpp if !pass.in_batch => (
-            vec_dot,
-            true,
-            vec_dot,
-            FloatInput {
-                convert: true,
-                order: vec_dot,
-            },
-        ),
-        Engine::LlamaCpp => (
-            tiny_blas,
-            true,
-            tiny_blas,
-            FloatInput {
-                convert: true,
-                order: tiny_blas,
-            },
-        ),
-    };
-    let attn = AttnNumerics {
-        kq_order,
-        probs_f16,
-        kqv_order,
-        isa: m.isa,
-    };
+    let (dim, kv_dim, q_dim, eps) = (c.dim, c.kv_dim(), s.q.len(), c.rms_eps);
+    let (attn, fi) = numerics(m.engine, m.isa, pass.in_batch);
 
     m.weights.embed(file, token as usize, &mut s.x);
     rope_cache(pos, c.n_rot, m.theta_scale, &mut s.rope);
@@ -126,35 +126,10 @@ pub fn forward(
 
         // Attention: norm, q/k/v, rotary embedding, cache, scaled dot-product attention.
         let xb = &mut s.xb[..dim];
-        rmsnorm(&s.x, &n.attn, eps, xb);
-        probe.attn_norm = rms(xb);
-        mv(
-            float_input,
-            &w.wq,
-            file,
-            xb,
-            &mut s.q,
-            &mut s.act,
-            w.wq_scale,
-        );
-        mv(
-            float_input,
-            &w.wk,
-            file,
-            xb,
-            &mut s.k,
-            &mut s.act,
-            w.wk_scale,
-        );
-        mv(
-            float_input,
-            &w.wv,
-            file,
-            xb,
-            &mut s.v,
-            &mut s.act,
-            w.wv_scale,
-        );
+        probe.attn_norm = norm(&s.x, &n.attn, eps, xb);
+        project(&w.wq, file, fi, xb, &mut s.q, &mut s.act);
+        project(&w.wk, file, fi, xb, &mut s.k, &mut s.act);
+        project(&w.wv, file, fi, xb, &mut s.v, &mut s.act);
         rope(&mut s.q, c.head_dim, c.n_rot, &s.rope);
         rope(&mut s.k, c.head_dim, c.n_rot, &s.rope);
         let cache = &mut s.kv[l];
@@ -162,7 +137,6 @@ pub fn forward(
             cache.k[pos * kv_dim + i] = half::f16::from_f32(s.k[i]);
             cache.v[pos * kv_dim + i] = half::f16::from_f32(s.v[i]);
         }
-        let q_dim = s.q.len();
         let att_out = &mut s.xb[..q_dim];
         attend(
             &s.q,
@@ -176,46 +150,15 @@ pub fn forward(
             &mut s.qh,
             att_out,
         );
-        if c.sub_norms {
-            rmsnorm_inplace(att_out, &n.attn_sub, eps);
-            probe.attn_sub_norm = rms(att_out);
-        }
-        mv(
-            float_input,
-            &w.wo,
-            file,
-            att_out,
-            &mut s.xb2,
-            &mut s.act,
-            w.wo_scale,
-        );
-        for (x, &a) in s.x.iter_mut().zip(&s.xb2) {
-            *x += a;
-        }
-        probe.resid_attn = rms(&s.x);
+        probe.attn_sub_norm = sub_norm(c.sub_norms, att_out, &n.attn_sub, eps);
+        project(&w.wo, file, fi, att_out, &mut s.xb2, &mut s.act);
+        probe.resid_attn = residual(&mut s.x, &s.xb2);
 
         // Feed-forward: norm, gate and up, activation, (sub-norm), down.
         let xb = &mut s.xb[..dim];
-        rmsnorm(&s.x, &n.ffn, eps, xb);
-        probe.ffn_norm = rms(xb);
-        mv(
-            float_input,
-            &w.w_gate,
-            file,
-            xb,
-            &mut s.hb,
-            &mut s.act,
-            w.w_gate_scale,
-        );
-        mv(
-            float_input,
-            &w.w_up,
-            file,
-            xb,
-            &mut s.hb2,
-            &mut s.act,
-            w.w_up_scale,
-        );
+        probe.ffn_norm = norm(&s.x, &n.ffn, eps, xb);
+        project(&w.w_gate, file, fi, xb, &mut s.hb, &mut s.act);
+        project(&w.w_up, file, fi, xb, &mut s.hb2, &mut s.act);
         for (g, &u) in s.hb.iter_mut().zip(&s.hb2) {
             let a = match c.ffn_act {
                 FfnAct::ReluSquared => {
@@ -226,23 +169,9 @@ pub fn forward(
             };
             *g = a * u;
         }
-        if c.sub_norms {
-            rmsnorm_inplace(&mut s.hb, &n.ffn_sub, eps);
-            probe.ffn_sub_norm = rms(&s.hb);
-        }
-        mv(
-            float_input,
-            &w.w_down,
-            file,
-            &s.hb,
-            &mut s.xb2,
-            &mut s.act,
-            w.w_down_scale,
-        );
-        for (x, &a) in s.x.iter_mut().zip(&s.xb2) {
-            *x += a;
-        }
-        probe.resid_ffn = rms(&s.x);
+        probe.ffn_sub_norm = sub_norm(c.sub_norms, &mut s.hb, &n.ffn_sub, eps);
+        project(&w.w_down, file, fi, &s.hb, &mut s.xb2, &mut s.act);
+        probe.resid_ffn = residual(&mut s.x, &s.xb2);
     }
 
     rmsnorm_inplace(&mut s.x, &norms.output, eps);
@@ -250,13 +179,8 @@ pub fn forward(
     if pass.logits {
         // The head sees x converted to the weight's vec_dot type (F16 for an F16 head): both
         // engines do when they produce one logits row, and mainline always does.
-        matvec(
-            &m.weights.output.matrix(file),
-            &s.x,
-            &mut s.act,
-            float_input,
-            &mut s.logits,
-        );
+        let head = m.weights.output.matrix(file);
+        matvec(&head, &s.x, &mut s.act, fi, &mut s.logits);
     }
     debug_assert!(c.arch != Arch::Llama || !c.sub_norms);
     Ok(())

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::error::ModelError;
 use super::forward::{forward, Pass};
 use super::sampler::{Sampler, SamplerConfig};
+use super::score::PromptScore;
 use super::state::{Probe, RunState};
 use super::weights::Norms;
 use super::Model;
@@ -88,6 +89,11 @@ pub struct Generator {
     pub clock: Clock,
     /// Prompt and generated tokens so far.
     pub tokens: Vec<u32>,
+    /// When set, `prefill` computes the logits at every prompt position (one head product each)
+    /// and scores each next prompt token into `prompt_score`.
+    pub score_prompt: bool,
+    /// The last prompt's score (empty unless `score_prompt`).
+    pub prompt_score: PromptScore,
     /// Number of tokens whose K/V are in the cache.
     pos: usize,
     generated: usize,
@@ -116,6 +122,8 @@ impl Generator {
             timings: Timings::default(),
             clock: default_clock,
             tokens: Vec::new(),
+            score_prompt: false,
+            prompt_score: PromptScore::default(),
             pos: 0,
             generated: 0,
             pending: None,
@@ -128,6 +136,7 @@ impl Generator {
     /// the sampler's random stream from its seed.
     pub fn reset(&mut self) {
         self.tokens.clear();
+        self.prompt_score = PromptScore::default();
         self.pos = 0;
         self.generated = 0;
         self.pending = None;
@@ -188,6 +197,7 @@ impl Generator {
         }
         let t0 = (self.clock)();
         let in_batch = prompt.len() >= 2;
+        self.prompt_score = PromptScore::default();
         for (i, &t) in prompt.iter().enumerate() {
             if self.pos >= self.state.n_ctx {
                 return Err(ModelError::ContextFull {
@@ -195,8 +205,12 @@ impl Generator {
                     n_ctx: self.state.n_ctx,
                 });
             }
-            let logits = i + 1 == prompt.len();
+            let next = prompt.get(i + 1).filter(|_| self.score_prompt);
+            let logits = next.is_some() || i + 1 == prompt.len();
             self.run(model, file, t, Pass { in_batch, logits })?;
+            if let Some(&next) = next {
+                self.prompt_score.push(&self.state.logits, next);
+            }
             self.tokens.push(t);
         }
         self.timings.prefill_tokens += prompt.len();

@@ -6,6 +6,7 @@ pub mod error;
 pub mod forward;
 pub mod generator;
 pub mod sampler;
+pub mod score;
 pub mod state;
 pub mod synthetic;
 pub mod weights;
@@ -15,6 +16,7 @@ pub use error::ModelError;
 pub use forward::{forward, Pass};
 pub use generator::{stop_tokens, AbPair, Generator, Step, StopReason, Timings};
 pub use sampler::{Sampler, SamplerConfig};
+pub use score::{PromptScore, ScoreSummary};
 pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
 pub use weights::{Norms, Weights};
 
@@ -53,7 +55,10 @@ impl Model {
         let config = Config::from_gguf(g)?;
         let weights = Weights::load(g, file, &config)?;
         let norms = Norms::load(g, file, &config)?;
-        let i2s = weights.layers.iter().any(|l| l.wq.ty == GgmlType::I2_S);
+        let i2s = weights
+            .layers
+            .iter()
+            .any(|l| l.wq.weight.ty == GgmlType::I2_S);
         let engine = if config.arch == Arch::BitnetB158 || i2s {
             Engine::BitnetCpp
         } else {

@@ -239,6 +239,6 @@ mod tests {
             (2560, 6912, 20, 5, 128)
         );
         assert_eq!(g.tensors.len(), 2 + 11);
-        assert_eq!(m.weights.layers[0].wk.rows, 640);
+        assert_eq!(m.weights.layers[0].wk.weight.rows, 640);
     }
 }

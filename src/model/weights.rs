@@ -39,24 +39,24 @@ impl TensorRef {
     }
 }
 
-/// One layer's projections plus the optional per-projection output scales of the `bitnet`
-/// arch (`blk.N.attn_q.scale` etc.; 1 when absent).
+/// A projection matrix and the output scale the `bitnet` arch may give it
+/// (`blk.N.attn_q.scale` etc.; 1 when the file has none).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Projection {
+    pub weight: TensorRef,
+    pub out_scale: f32,
+}
+
+/// One layer's projections.
 #[derive(Clone, Debug)]
 pub struct LayerWeights {
-    pub wq: TensorRef,
-    pub wk: TensorRef,
-    pub wv: TensorRef,
-    pub wo: TensorRef,
-    pub w_gate: TensorRef,
-    pub w_up: TensorRef,
-    pub w_down: TensorRef,
-    pub wq_scale: f32,
-    pub wk_scale: f32,
-    pub wv_scale: f32,
-    pub wo_scale: f32,
-    pub w_gate_scale: f32,
-    pub w_up_scale: f32,
-    pub w_down_scale: f32,
+    pub wq: Projection,
+    pub wk: Projection,
+    pub wv: Projection,
+    pub wo: Projection,
+    pub w_gate: Projection,
+    pub w_up: Projection,
+    pub w_down: Projection,
 }
 
 #[derive(Clone, Debug)]
@@ -249,26 +249,28 @@ impl Weights {
         };
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {
-            let p = |s: &str| format!("blk.{l}.{s}");
-            let m = |s: &str, cols, rows| {
-                matrix_ref(g, file, &p(s), cols, rows, MATVEC_TYPES, "a projection")
+            let proj = |name: &str, cols, rows| -> Result<Projection, ModelError> {
+                Ok(Projection {
+                    weight: matrix_ref(
+                        g,
+                        file,
+                        &format!("blk.{l}.{name}.weight"),
+                        cols,
+                        rows,
+                        MATVEC_TYPES,
+                        "a projection",
+                    )?,
+                    out_scale: proj_scale(g, file, &format!("blk.{l}.{name}.scale"))?,
+                })
             };
-            let sc = |s: &str| proj_scale(g, file, &p(s));
             layers.push(LayerWeights {
-                wq: m("attn_q.weight", dim, q_dim)?,
-                wk: m("attn_k.weight", dim, kv)?,
-                wv: m("attn_v.weight", dim, kv)?,
-                wo: m("attn_output.weight", q_dim, dim)?,
-                w_gate: m("ffn_gate.weight", dim, ff)?,
-                w_up: m("ffn_up.weight", dim, ff)?,
-                w_down: m("ffn_down.weight", ff, dim)?,
-                wq_scale: sc("attn_q.scale")?,
-                wk_scale: sc("attn_k.scale")?,
-                wv_scale: sc("attn_v.scale")?,
-                wo_scale: sc("attn_output.scale")?,
-                w_gate_scale: sc("ffn_gate.scale")?,
-                w_up_scale: sc("ffn_up.scale")?,
-                w_down_scale: sc("ffn_down.scale")?,
+                wq: proj("attn_q", dim, q_dim)?,
+                wk: proj("attn_k", dim, kv)?,
+                wv: proj("attn_v", dim, kv)?,
+                wo: proj("attn_output", q_dim, dim)?,
+                w_gate: proj("ffn_gate", dim, ff)?,
+                w_up: proj("ffn_up", dim, ff)?,
+                w_down: proj("ffn_down", ff, dim)?,
             });
         }
         Ok(Weights {

@@ -60,8 +60,11 @@ async function generate(page, prompt, n) {
       speed: await page.getByTestId(`speed-${mode}`).textContent(),
       note: await page.getByTestId(`note-${mode}`).textContent(),
       charts: await page.locator(`[data-testid="probe-${mode}"] svg g.series`).count(),
+      score: await page.getByTestId(`score-${mode}`).textContent(),
+      perplexity: Number(await page.getByTestId(`mode-${mode}`).getAttribute('data-perplexity')),
     };
   }
+  out.verdict = await page.getByTestId('verdict').textContent();
   return out;
 }
 
@@ -185,12 +188,21 @@ describe('A/B generation panel', () => {
       assert.equal(faithful[mode].charts, 3, `${mode}: three probe lines`);
     }
     assert.equal(faithful.baseline.text, ' and I am a man.\n\n');
+    // Prompt perplexity under each mode (scored by default): the stored gammas win here.
+    for (const mode of ['baseline', 'rescaled']) {
+      assert.match(faithful[mode].score, /^prompt perplexity \S+ \(mean NLL \d+\.\d{3} nats over \d+ tokens\)$/);
+    }
+    assert.ok(faithful.baseline.perplexity * 10 < faithful.rescaled.perplexity, JSON.stringify(faithful));
+    assert.match(faithful.verdict, /^On this prompt the gammas as stored predict the text better/);
     // The pre-scaled twin: as stored it is rubbish, rescaled it is the faithful model.
     await openTwin(page);
     const twin = await generate(page, c.prompt, 8);
     assert.deepEqual(twin.baseline.ids, c.twin_baseline_greedy_ids.slice(0, 8));
     assert.deepEqual(twin.rescaled.ids, faithful.baseline.ids);
     assert.equal(twin.rescaled.text, faithful.baseline.text);
+    // ... and predicts the prompt exactly as the faithful file does.
+    assert.equal(twin.rescaled.perplexity, faithful.baseline.perplexity);
+    assert.match(twin.verdict, /^On this prompt the rescaled gammas \(×√n\) predict the text better/);
     assert.deepEqual(problems, []);
     await page.close();
   });
@@ -202,7 +214,7 @@ describe('A/B generation panel', () => {
     await page.getByTestId('chat').check();
     const chat = await generate(page, 'Who art thou?', 4);
     assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
-    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256, greedy; 4 layers — done$/);
+    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256, greedy; 4 layers; AVX2 numerics — done$/);
     await page.getByTestId('chat').uncheck();
     // Temperature 0.8 with seed 7, twice: the same tokens (the seed is reported).
     await page.getByTestId('seed').fill('7');

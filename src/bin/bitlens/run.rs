@@ -1,7 +1,12 @@
 //! `bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P
-//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]`:
-//! generate text. `--isa` picks which x86 build of the reference engines to mirror bit for bit
+//! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score]
+//! [--ab] [--json]`: generate text. `--score` also scores the prompt (each token's negative
+//! log-likelihood given the ones before; mean and perplexity), which costs one head product per
+//! prompt token. `--isa` picks which x86 build of the reference engines to mirror bit for bit
 //! (ggml rounds differently on AVX2 and AVX-512); the default is AVX2.
+//! `--ab` runs the gammas as stored and rescaled by sqrt(n) from one load, one after the other
+//! with the same prompt and seed, each with its prompt perplexity and per-layer activation RMS,
+//! then says which predicts the prompt better (strict mode: baseline only).
 //!
 //! Honors `BITNET_RESCALE_GAMMA_ON_LOAD` / `BITNET_STRICT_MODE` through the norms module (the
 //! norm gammas used are the file's, or rescaled by sqrt(n)). Text streams to stdout; the memory
@@ -11,11 +16,12 @@
 use std::io::Write;
 
 use bitlens::gguf::Gguf;
-use bitlens::model::{Generator, Isa, Model, Norms, SamplerConfig};
+use bitlens::model::{AbPair, Generator, Isa, Model, Norms, SamplerConfig};
+use bitlens::norms::policy::STRICT_REFUSAL;
 use bitlens::norms::RescalePolicy;
 use bitlens::tokenizer::{format_chat, ChatMessage, Tokenizer};
 
-const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--json]";
+const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--ab] [--json]";
 
 struct Args {
     path: String,
@@ -25,6 +31,8 @@ struct Args {
     ctx: Option<usize>,
     chat: bool,
     json: bool,
+    score: bool,
+    ab: bool,
     isa: Isa,
     sampler: SamplerConfig,
 }
@@ -40,6 +48,8 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         ctx: None,
         chat: false,
         json: false,
+        score: false,
+        ab: false,
         isa: Isa::Avx2,
         sampler: SamplerConfig::default(),
     };
@@ -83,13 +93,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--chat" => out.chat = true,
             "--json" => out.json = true,
-            "--isa" => {
-                out.isa = match value("--isa")?.as_str() {
-                    "avx2" => Isa::Avx2,
-                    "avx512" => Isa::Avx512,
-                    other => return Err(format!("--isa takes avx2 or avx512, not {other:?}")),
-                }
-            }
+            "--score" => out.score = true,
+            "--ab" => out.ab = true,
+            "--isa" => out.isa = Isa::from_name(&value("--isa")?).map_err(|e| format!("--{e}"))?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if path.is_none() => path = Some(s.to_string()),
             s => return Err(format!("unexpected argument {s:?}\n{USAGE}")),
@@ -120,24 +126,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let tok = Tokenizer::from_gguf(&g).map_err(|e| format!("{path}: {e}"))?;
 
     let policy = RescalePolicy::from_env();
-    let (norms, records) = Norms::load_with_policy(&g, &file, &model.config, &policy)
-        .map_err(|e| format!("{path}: {e}"))?;
     let n_ctx = model.context_len(a.ctx).map_err(|e| e.to_string())?;
-    let plan = model.memory_plan(n_ctx);
-    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
-    eprintln!(
-        "bitlens: {} ({}), context {n_ctx}: KV cache {:.1} MiB + activations {:.1} MiB; norms: {} ({} corrected)",
-        model.config.arch_name,
-        match model.engine {
-            bitlens::model::Engine::BitnetCpp => "bitnet.cpp numerics",
-            bitlens::model::Engine::LlamaCpp => "llama.cpp numerics",
-        },
-        mib(plan.kv_cache),
-        mib(plan.activations),
-        policy.outcome().label(),
-        records.len(),
-    );
-
     let text = if a.chat {
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
@@ -152,73 +141,308 @@ pub fn main(args: &[String]) -> Result<(), String> {
     if prompt_ids.is_empty() {
         return Err("the prompt has no tokens".into());
     }
+    let run = Run {
+        a: &a,
+        file: &file,
+        model: &model,
+        tok: &tok,
+        n_ctx,
+        prompt: &text,
+        prompt_ids: &prompt_ids,
+    };
+    if a.ab {
+        return run.ab(&g, &policy);
+    }
 
+    let (norms, records) = Norms::load_with_policy(&g, &file, &model.config, &policy)
+        .map_err(|e| format!("{path}: {e}"))?;
+    run.report_memory(&format!(
+        "norms: {} ({} corrected)",
+        policy.outcome().label(),
+        records.len()
+    ));
     let mut gen = Generator::new(&model, norms, n_ctx, a.sampler.clone(), a.max_tokens)
         .map_err(|e| e.to_string())?;
-    gen.stop_tokens = tok.eog_ids().to_vec();
-    gen.prefill(&model, &file, &prompt_ids)
-        .map_err(|e| e.to_string())?;
-    let mut dec = tok.stream_decoder(false);
-    let mut out_text = String::new();
-    let mut ids = Vec::new();
-    let stdout = std::io::stdout();
-    for step in gen.tokens_iter(&model, &file) {
-        let step = step.map_err(|e| e.to_string())?;
-        ids.push(step.token);
-        if tok.is_eog(step.token) {
-            continue;
-        }
-        let piece = dec.push(&tok, step.token).map_err(|e| e.to_string())?;
-        if !a.json {
-            let mut lock = stdout.lock();
-            let _ = lock.write_all(piece.as_bytes());
-            let _ = lock.flush();
-        }
-        out_text.push_str(&piece);
-    }
-    let tail = dec.flush();
-    out_text.push_str(&tail);
-    let t = gen.timings;
+    gen.score_prompt = a.score;
+    let out = run.generate(&mut gen, !a.json)?;
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "file": path,
             "arch": model.config.arch_name,
             "rescale": policy.outcome().label(),
             "prompt": text,
             "prompt_ids": prompt_ids,
-            "generated_ids": ids,
-            "text": out_text,
             "seed": gen.sampler.seed,
             "sampler": gen.sampler.config,
-            "stop_reason": gen.stopped,
             "n_ctx": n_ctx,
-            "memory": plan,
-            "timings": {
-                "prefill_tokens": t.prefill_tokens,
-                "prefill_ms": t.prefill_ms,
-                "prefill_tokens_per_s": t.prefill_tokens_per_s(),
-                "decode_tokens": t.decode_tokens,
-                "decode_ms": t.decode_ms,
-                "decode_tokens_per_s": t.decode_tokens_per_s(),
-            },
+            "memory": model.memory_plan(n_ctx),
         });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
-        );
+        merge(&mut v, mode_json(&gen, &out));
+        print_json(&v)
     } else {
-        println!("{tail}");
+        println!();
+        report_mode(None, &gen);
+        Ok(())
+    }
+}
+
+/// What one mode generated.
+struct Output {
+    ids: Vec<u32>,
+    text: String,
+}
+
+/// The inputs shared by every mode of one invocation.
+struct Run<'a> {
+    a: &'a Args,
+    file: &'a [u8],
+    model: &'a Model,
+    tok: &'a Tokenizer,
+    n_ctx: usize,
+    prompt: &'a str,
+    prompt_ids: &'a [u32],
+}
+
+impl Run<'_> {
+    /// The memory plan of one mode (each mode has its own KV cache and activations).
+    fn report_memory(&self, norms: &str) {
+        let m = self.model;
+        let plan = m.memory_plan(self.n_ctx);
+        let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         eprintln!(
-            "bitlens: seed {}; prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s); stop: {:?}",
-            gen.sampler.seed,
-            t.prefill_tokens,
-            t.prefill_ms,
-            t.prefill_tokens_per_s(),
-            t.decode_tokens,
-            t.decode_ms,
-            t.decode_tokens_per_s(),
-            gen.stopped,
+            "bitlens: {} ({}), context {}: KV cache {:.1} MiB + activations {:.1} MiB per mode; {norms}",
+            m.config.arch_name,
+            match m.engine {
+                bitlens::model::Engine::BitnetCpp => "bitnet.cpp numerics",
+                bitlens::model::Engine::LlamaCpp => "llama.cpp numerics",
+            },
+            self.n_ctx,
+            mib(plan.kv_cache),
+            mib(plan.activations),
         );
     }
+
+    /// Prefills `gen` with the prompt and generates to the end, streaming the text to stdout
+    /// when `stream`.
+    fn generate(&self, gen: &mut Generator, stream: bool) -> Result<Output, String> {
+        let (model, file, tok) = (self.model, self.file, self.tok);
+        gen.stop_tokens = tok.eog_ids().to_vec();
+        gen.prefill(model, file, self.prompt_ids)
+            .map_err(|e| e.to_string())?;
+        let mut dec = tok.stream_decoder(false);
+        let mut out = Output {
+            ids: Vec::new(),
+            text: String::new(),
+        };
+        let stdout = std::io::stdout();
+        for step in gen.tokens_iter(model, file) {
+            let step = step.map_err(|e| e.to_string())?;
+            out.ids.push(step.token);
+            if tok.is_eog(step.token) {
+                continue;
+            }
+            let piece = dec.push(tok, step.token).map_err(|e| e.to_string())?;
+            if stream {
+                let mut lock = stdout.lock();
+                let _ = lock.write_all(piece.as_bytes());
+                let _ = lock.flush();
+            }
+            out.text.push_str(&piece);
+        }
+        let tail = dec.flush();
+        if stream {
+            print!("{tail}");
+        }
+        out.text.push_str(&tail);
+        Ok(out)
+    }
+
+    /// `--ab`: the gammas as stored and rescaled by sqrt(n), one after the other from the same
+    /// prompt and seed on one loaded file, each with its prompt perplexity and per-layer
+    /// activation RMS; then which one predicts the prompt better. Strict mode refuses the
+    /// rescaled mode (only the baseline runs).
+    fn ab(&self, g: &Gguf, policy: &RescalePolicy) -> Result<(), String> {
+        let (a, model) = (self.a, self.model);
+        let refused = policy.strict.then_some(STRICT_REFUSAL);
+        let (mut modes, records) = if refused.is_some() {
+            let gen = Generator::new(
+                model,
+                model.norms.clone(),
+                self.n_ctx,
+                a.sampler.clone(),
+                a.max_tokens,
+            )
+            .map_err(|e| e.to_string())?;
+            (vec![("baseline", gen)], Vec::new())
+        } else {
+            let pair = AbPair::new(
+                g,
+                self.file,
+                model,
+                self.n_ctx,
+                a.sampler.clone(),
+                a.max_tokens,
+            )
+            .map_err(|e| format!("{}: {e}", a.path))?;
+            let modes = vec![("baseline", pair.baseline), ("rescaled", pair.rescaled)];
+            (modes, pair.records)
+        };
+        let seed = modes[0].1.sampler.seed;
+        self.report_memory(&match refused {
+            None => format!(
+                "A/B: baseline and rescaled ({} norm tensors rescaled)",
+                records.len()
+            ),
+            Some(_) => "A/B: strict mode refuses the rescaled mode; baseline only".into(),
+        });
+        let mut results = serde_json::Map::new();
+        for (name, gen) in modes.iter_mut() {
+            gen.score_prompt = true;
+            if !a.json {
+                println!("== {name}: {}", mode_title(name));
+            }
+            let out = self.generate(gen, !a.json)?;
+            if !a.json {
+                println!();
+                report_mode(Some(name), gen);
+                print_probe(gen);
+            }
+            results.insert(name.to_string(), mode_json(gen, &out));
+        }
+        let score = |name: &str| {
+            modes
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, gen)| gen.prompt_score.perplexity())
+        };
+        let verdict = verdict(score("baseline"), score("rescaled"));
+        if a.json {
+            let v = serde_json::json!({
+                "file": a.path,
+                "arch": model.config.arch_name,
+                "prompt": self.prompt,
+                "prompt_ids": self.prompt_ids,
+                "seed": seed,
+                "sampler": a.sampler,
+                "n_ctx": self.n_ctx,
+                "memory": model.memory_plan(self.n_ctx),
+                "rescale_records": records,
+                "rescaled_refused": refused,
+                "modes": results,
+                "verdict": verdict,
+            });
+            print_json(&v)
+        } else {
+            if let Some(r) = refused {
+                eprintln!("bitlens: rescaled: {r}");
+            }
+            if let Some(v) = verdict {
+                println!("{v}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn mode_title(name: &str) -> &'static str {
+    match name {
+        "baseline" => "gammas as stored",
+        _ => "gammas x sqrt(n), experimental",
+    }
+}
+
+/// Which gammas predict the prompt better, when both were scored.
+fn verdict(baseline: Option<f64>, rescaled: Option<f64>) -> Option<String> {
+    let (b, r) = (baseline?, rescaled?);
+    let better = if b <= r {
+        "the gammas as stored"
+    } else {
+        "the rescaled gammas"
+    };
+    Some(format!(
+        "On this prompt {better} predict the text better: perplexity {} (baseline) vs {} (rescaled).",
+        fmt_perplexity(b),
+        fmt_perplexity(r)
+    ))
+}
+
+fn fmt_perplexity(p: f64) -> String {
+    if p < 1e6 {
+        format!("{p:.3}")
+    } else {
+        format!("{p:.3e}")
+    }
+}
+
+/// One mode's results: generated ids and text, stop reason, prompt score, timings, and the
+/// activation probe of the last token.
+fn mode_json(gen: &Generator, out: &Output) -> serde_json::Value {
+    let t = gen.timings;
+    serde_json::json!({
+        "generated_ids": out.ids,
+        "text": out.text,
+        "stop_reason": gen.stopped,
+        "prompt_score": gen.prompt_score.summary(),
+        "probe": gen.state.probe,
+        "timings": {
+            "prefill_tokens": t.prefill_tokens,
+            "prefill_ms": t.prefill_ms,
+            "prefill_tokens_per_s": t.prefill_tokens_per_s(),
+            "decode_tokens": t.decode_tokens,
+            "decode_ms": t.decode_ms,
+            "decode_tokens_per_s": t.decode_tokens_per_s(),
+        },
+    })
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+    if let (Some(a), serde_json::Value::Object(b)) = (into.as_object_mut(), from) {
+        a.extend(b);
+    }
+}
+
+fn print_json(v: &serde_json::Value) -> Result<(), String> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).map_err(|e| e.to_string())?
+    );
     Ok(())
+}
+
+/// Seed, timings and prompt score of a mode, on stderr.
+fn report_mode(name: Option<&str>, gen: &Generator) {
+    let t = gen.timings;
+    let who = name.map(|n| format!("{n}: ")).unwrap_or_default();
+    if let Some(sc) = gen.prompt_score.summary() {
+        eprintln!(
+            "bitlens: {who}prompt score: mean NLL {:.4} nats/token over {} tokens, perplexity {}",
+            sc.mean_nll,
+            sc.tokens,
+            fmt_perplexity(sc.perplexity)
+        );
+    }
+    eprintln!(
+        "bitlens: {who}seed {}; prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s); stop: {:?}",
+        gen.sampler.seed,
+        t.prefill_tokens,
+        t.prefill_ms,
+        t.prefill_tokens_per_s(),
+        t.decode_tokens,
+        t.decode_ms,
+        t.decode_tokens_per_s(),
+        gen.stopped,
+    );
+}
+
+/// The activation RMS per layer at the last token, on stderr.
+fn print_probe(gen: &Generator) {
+    let p = &gen.state.probe;
+    eprintln!("bitlens: activation RMS at the last token: layer, attn_norm out, residual after attention, residual after FFN");
+    for (i, l) in p.layers.iter().enumerate() {
+        eprintln!(
+            "  {i:>3} {:>12.5} {:>12.5} {:>12.5}",
+            l.attn_norm, l.resid_attn, l.resid_ffn
+        );
+    }
+    eprintln!("  output_norm {:.5}", p.output_norm);
 }

@@ -1,0 +1,60 @@
+// The real SmolLM2-135M-Instruct Q4_1 file (98 MB, fetched into the cache by
+// scripts/fetch-smollm2.sh) opened by URL in the page, then run greedily with the numerics of
+// the AVX-512 llama.cpp build that made tests/data/smollm2/greedy.json: the page's tokens are
+// llama.cpp's, and "The capital of France is" goes on with " Paris".
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { launch, openPage, serve } from './browser.mjs';
+
+const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
+const SMOLLM2 = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const GOLDEN = JSON.parse(readFileSync(fileURLToPath(new URL('../data/smollm2/greedy.json', import.meta.url)), 'utf8'));
+const WAIT = { timeout: 120_000 };
+
+let browser;
+let server;
+
+before(async () => {
+  assert.ok(existsSync(SMOLLM2), `${SMOLLM2} is missing: run scripts/fetch-smollm2.sh (scripts/test.sh does)`);
+  server = await serve({ '/smollm2.gguf': SMOLLM2 });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+test('SmolLM2 in the page: greedy tokens equal llama.cpp (AVX-512 numerics), France -> Paris', { timeout: 300_000 }, async () => {
+  // Strict mode: only the baseline runs (the file's gammas as stored), half the work.
+  const { page, problems } = await openPage(browser, `${server.url}?strict=1`);
+  page.setDefaultTimeout(WAIT.timeout);
+  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  await page.evaluate(() => document.querySelector('bit-lens').setAttribute('src', '/smollm2.gguf'));
+  await page.locator('bit-lens h2.file-name', { hasText: 'smollm2.gguf' }).waitFor(WAIT);
+  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+
+  const c = GOLDEN.cases[0];
+  assert.equal(c.prompt, 'The capital of France is');
+  await page.getByTestId('prompt').fill(c.prompt);
+  await page.getByTestId('max-tokens').fill(String(c.greedy_ids.length));
+  await page.getByTestId('temperature').fill('0');
+  await page.getByTestId('isa').selectOption('avx512');
+  await page.getByTestId('run').click();
+  await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
+
+  const status = await page.getByTestId('run-status').textContent();
+  assert.match(status, new RegExp(`prompt: ${c.prompt_ids.length} tokens`));
+  assert.match(status, /AVX-512 numerics/);
+  const ids = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').map(Number);
+  assert.deepEqual(ids, c.greedy_ids);
+  const text = await page.getByTestId('text-baseline').textContent();
+  assert.equal(text, c.greedy_text);
+  assert.ok(text.startsWith(' Paris'), text);
+  assert.match(await page.getByTestId('note-rescaled').textContent(), /strict mode/);
+  assert.deepEqual(problems, []);
+});
