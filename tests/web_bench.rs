@@ -10,6 +10,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 use bitlens::kernels::act::quantize_i8_row;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
+use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
 use bitlens::kernels::{simd128, ternary};
 use bitlens::model::synthetic::{DIM, FF, LAYERS, VOCAB};
 
@@ -125,6 +126,56 @@ fn bench_2b4t_kernels() {
     say(&format!(
         "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, simd128 {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
         simd * LAYERS as f64
+    ));
+}
+
+/// SmolLM2-135M's matrices (30 layers of Q4_1 projections, 576 wide, n_ff 1536, 3 KV heads
+/// of 64; the tied 49152-row Q8_0 head), scalar against simd128.
+#[wasm_bindgen_test]
+#[ignore = "benchmark: npm run bench:decode"]
+fn bench_smollm2_kernels() {
+    let (dim, ff, kv, vocab, layers) = (576usize, 1536usize, 192usize, 49152usize, 30.0);
+    let time = |kind: Block32, rows: usize, cols: usize, seed: u64| {
+        let nb = cols / QK8;
+        let mut w = bytes(rows * nb * kind.bytes(), seed);
+        // Sane F16 block scales (random bytes would give infinities and NaNs).
+        for blk in w.chunks_exact_mut(kind.bytes()) {
+            blk[..2].copy_from_slice(&half::f16::from_f32(0.001).to_le_bytes());
+            blk[2..4].copy_from_slice(&half::f16::from_f32(-0.01).to_le_bytes());
+        }
+        let x = activations(cols, seed + 1);
+        let (mut q, mut d, mut s) = (vec![0i8; cols], vec![0f32; nb], vec![0f32; nb]);
+        quantize_q8(&x, &mut q, &mut d, &mut s);
+        let mut out = vec![0f32; rows];
+        let scalar = best_ms(3, || q8::matvec_q8(kind, &w, &q, &d, &s, &mut out));
+        let simd = best_ms(5, || simd128::matvec_q8(kind, &w, &q, &d, &s, &mut out));
+        (scalar, simd)
+    };
+    let shapes = [
+        (dim, dim),
+        (kv, dim),
+        (kv, dim),
+        (dim, dim),
+        (ff, dim),
+        (ff, dim),
+        (dim, ff),
+    ];
+    let (mut scalar, mut simd) = (0.0, 0.0);
+    for (i, &(rows, cols)) in shapes.iter().enumerate() {
+        let (a, b) = time(Block32::Q4_1, rows, cols, 40 + i as u64);
+        scalar += a;
+        simd += b;
+    }
+    say(&format!(
+        "SmolLM2 Q4_1 projections x {layers} layers: scalar {:.1} ms, simd128 {:.1} ms ({:.1}x)",
+        scalar * layers,
+        simd * layers,
+        scalar / simd
+    ));
+    let (a, b) = time(Block32::Q8_0, vocab, dim, 50);
+    say(&format!(
+        "SmolLM2 Q8_0 head {vocab}x{dim}: scalar {a:.1} ms, simd128 {b:.1} ms ({:.1}x)",
+        a / b
     ));
 }
 

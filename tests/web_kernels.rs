@@ -13,6 +13,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 use bitlens::kernels::float::{self, f16_bits_to_f32, fma_via_f64, DotOrder, FloatType};
+use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
 use bitlens::kernels::simd128;
 
 const ORDERS: [DotOrder; 4] = [
@@ -276,5 +277,58 @@ fn simd128_float_matvec_at_head_width() {
         float::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut want);
         simd128::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}"));
+    }
+}
+
+/// Random blocks of `kind` (every byte random, so the F16 scales include zeros, subnormals,
+/// infinities and NaNs now and then) with realistic scales in all but every 16th block.
+fn blocks(kind: Block32, n_blocks: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n_blocks * kind.bytes());
+    for b in 0..n_blocks {
+        let mut blk: Vec<u8> = (0..kind.bytes()).map(|_| rng.next() as u8).collect();
+        if b % 16 != 0 {
+            let d = half::f16::from_f32(rng.wide() * 1e-3).to_le_bytes();
+            blk[..2].copy_from_slice(&d);
+            if kind == Block32::Q4_1 {
+                let m = half::f16::from_f32(rng.wide() * 1e-3).to_le_bytes();
+                blk[2..4].copy_from_slice(&m);
+            }
+        }
+        out.extend(blk);
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+fn simd128_q8_block_matvec_equals_scalar() {
+    let mut rng = Rng(32);
+    for kind in [Block32::Q8_0, Block32::Q4_0, Block32::Q4_1] {
+        for cols in [32usize, 64, 96, 576, 1536, 2560] {
+            let rows = 9;
+            let nb = cols / QK8;
+            let w = blocks(kind, rows * nb, &mut rng);
+            let x: Vec<f32> = (0..cols).map(|_| rng.wide()).collect();
+            let (mut q, mut d, mut s) = (vec![0i8; cols], vec![0f32; nb], vec![0f32; nb]);
+            quantize_q8(&x, &mut q, &mut d, &mut s);
+            let mut want = vec![0f32; rows];
+            let mut got = vec![0f32; rows];
+            q8::matvec_q8(kind, &w, &q, &d, &s, &mut want);
+            simd128::matvec_q8(kind, &w, &q, &d, &s, &mut got);
+            assert_same(&got, &want, &format!("{kind:?} cols {cols}"));
+            // Extremes of the integer lanes: -128 weights (Q8_0) and activations.
+            let extreme = vec![-128i8; cols];
+            let mut w8 = w.clone();
+            if kind == Block32::Q8_0 {
+                w8.chunks_exact_mut(kind.bytes())
+                    .for_each(|b| b[2..].fill(0x80));
+            } else {
+                let at = kind.bytes() - 16;
+                w8.chunks_exact_mut(kind.bytes())
+                    .for_each(|b| b[at..].fill(0xff));
+            }
+            q8::matvec_q8(kind, &w8, &extreme, &d, &s, &mut want);
+            simd128::matvec_q8(kind, &w8, &extreme, &d, &s, &mut got);
+            assert_same(&got, &want, &format!("{kind:?} cols {cols}, extremes"));
+        }
     }
 }

@@ -6,7 +6,7 @@ use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
-use super::q8::{matvec_q8, quantize_q8, Block32, QK8};
+use super::q8::{quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
 use crate::quant::dequant::dequantize_rows;
 
@@ -160,7 +160,7 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 GgmlType::Q4_1 => Block32::Q4_1,
                 _ => Block32::Q8_0,
             };
-            matvec_q8(kind, w.data, q, d, sums, out);
+            q8_kernel(kind, w.data, q, d, sums, out);
         }
         GgmlType::Q4_K | GgmlType::Q6_K => {
             // Against Q8_K activations as mainline does, but through dequantized weight rows:
@@ -191,10 +191,13 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::simd128::{
-    matvec_float as float_kernel, matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes,
+    matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
+    tq2_block_lanes as tq2_lanes,
 };
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use super::float::matvec_float as float_kernel;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use super::q8::matvec_q8 as q8_kernel;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
