@@ -191,20 +191,24 @@ fn isa_flag_selects_the_reference_build() {
 fn score_flag_reports_prompt_perplexity() {
     let models = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/");
     let prompt = "ROMEO: But soft, what light through yonder window breaks?";
-    let score = |file: &str, rescale: &str| {
+    // Two greedy tokens of `prompt` from `file`, with `extra` flags.
+    let greedy = |file: &str, extra: &[&str], rescale: &str| {
         let path = format!("{models}{file}");
-        let args = [
+        let mut args = vec![
             path.as_str(),
             "--prompt",
             prompt,
             "--greedy",
             "--max-tokens",
             "2",
-            "--score",
-            "--json",
         ];
+        args.extend_from_slice(extra);
         let (ok, out, err) = run(&args, &[("BITNET_RESCALE_GAMMA_ON_LOAD", rescale)]);
         assert!(ok, "{err}");
+        (out, err)
+    };
+    let score = |file: &str, rescale: &str| {
+        let (out, _) = greedy(file, &["--score", "--json"], rescale);
         let v: Value = serde_json::from_str(&out).unwrap();
         let sc = &v["prompt_score"];
         let n = v["prompt_ids"].as_array().unwrap().len() as u64;
@@ -217,29 +221,13 @@ fn score_flag_reports_prompt_perplexity() {
     let twin_rescaled = score("shakespeare-bitnet-prescaled.gguf", "1");
     assert!(twin_rescaled * 3.0 < twin, "{twin_rescaled} vs {twin}");
     assert_eq!(twin_rescaled, faithful);
-    // Without --score the field is null and the text report has no score line.
-    let path = format!("{models}shakespeare-bitnet.gguf");
-    let (ok, _, err) = run(
-        &[&path, "--prompt", prompt, "--greedy", "--max-tokens", "2"],
-        &[],
-    );
-    assert!(ok && !err.contains("prompt score"), "{err}");
-    let (ok, _, err) = run(
-        &[
-            &path,
-            "--prompt",
-            prompt,
-            "--greedy",
-            "--max-tokens",
-            "2",
-            "--score",
-        ],
-        &[],
-    );
-    assert!(
-        ok && err.contains("bitlens: prompt score: mean NLL"),
-        "{err}"
-    );
+    // Without --score the JSON field is null and the text report has no score line.
+    let (out, _) = greedy("shakespeare-bitnet.gguf", &["--json"], "0");
+    assert!(serde_json::from_str::<Value>(&out).unwrap()["prompt_score"].is_null());
+    let (_, err) = greedy("shakespeare-bitnet.gguf", &[], "0");
+    assert!(!err.contains("prompt score"), "{err}");
+    let (_, err) = greedy("shakespeare-bitnet.gguf", &["--score"], "0");
+    assert!(err.contains("bitlens: prompt score: mean NLL"), "{err}");
 }
 
 /// `--ab` on the prescaled twin: both modes from one load, each the reference's greedy ids

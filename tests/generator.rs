@@ -6,16 +6,13 @@ use bitlens::gguf::Gguf;
 use bitlens::model::{AbPair, Generator, Model, SamplerConfig, StopReason};
 use serde_json::Value;
 
+#[path = "common/model_parity.rs"]
+mod model_parity;
+
+use model_parity::ids;
+
 const I2S: &[u8] = include_bytes!("fixtures/bitnet-b158-tiny-i2_s.gguf");
 const I2S_GOLDEN: &str = include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json");
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 fn cases() -> Vec<(Vec<u32>, Vec<u32>)> {
     let golden: Value = serde_json::from_str(I2S_GOLDEN).unwrap();

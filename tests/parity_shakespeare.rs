@@ -19,17 +19,14 @@ use bitlens::norms::{load_norm_with, CorrectionPipeline, RescalePolicy};
 use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
+#[path = "common/model_parity.rs"]
+mod model_parity;
+
+use model_parity::ids;
+
 const FAITHFUL: &[u8] = include_bytes!("../www/models/shakespeare-bitnet.gguf");
 const TWIN: &[u8] = include_bytes!("../www/models/shakespeare-bitnet-prescaled.gguf");
 const GOLDEN: &str = include_str!("../www/models/shakespeare-bitnet.golden.json");
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 /// First maximum wins, as llama.cpp's greedy sampler.
 fn argmax(x: &[f32]) -> u32 {

@@ -16,13 +16,10 @@ use bitlens::model::{Generator, Isa, Model, SamplerConfig};
 use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
+#[path = "common/model_parity.rs"]
+mod model_parity;
+
+use model_parity::ids;
 
 #[test]
 fn greedy_continuations_match_llama_cpp() {

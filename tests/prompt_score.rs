@@ -10,18 +10,15 @@ use bitlens::model::{forward, AbPair, Generator, Model, Pass, SamplerConfig};
 use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
+#[path = "common/model_parity.rs"]
+mod model_parity;
+
+use model_parity::ids;
+
 const I2S: &[u8] = include_bytes!("fixtures/bitnet-b158-tiny-i2_s.gguf");
 const I2S_GOLDEN: &str = include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json");
 const FAITHFUL: &[u8] = include_bytes!("../www/models/shakespeare-bitnet.gguf");
 const TWIN: &[u8] = include_bytes!("../www/models/shakespeare-bitnet-prescaled.gguf");
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
-}
 
 #[test]
 fn scores_are_the_prefill_logits_nll_and_leave_generation_unchanged() {

@@ -13,6 +13,10 @@ use bitlens::quant::GgmlType;
 use half::f16;
 use serde_json::Value;
 
+#[path = "common/model_parity.rs"]
+mod model_parity;
+use model_parity::max_abs_diff;
+
 const GGUF: &[u8] = include_bytes!("fixtures/bitnet-b158-tiny-i2_s.gguf");
 
 struct Trace {
@@ -60,12 +64,29 @@ impl Trace {
     }
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+/// The tiny model's shapes: 5 prompt tokens, 4 query heads of 64 sharing 2 KV heads, KV cells
+/// padded to 32 in ggml's attention tensors.
+const DIM: usize = 256;
+const KV_DIM: usize = 128;
+const HEADS: usize = 4;
+const HEAD_DIM: usize = 64;
+const TOKENS: usize = 5;
+const CELLS: usize = 32;
+
+/// Index of element `i` of token `t`'s row in head `h`, in ggml's per-head tensors with rows
+/// of `inner`: `kq` and the softmax (`inner` = `CELLS`), `kqv` (`inner` = `HEAD_DIM`).
+fn at(inner: usize, i: usize, t: usize, h: usize) -> usize {
+    i + inner * (t + TOKENS * h)
+}
+
+/// Every (head, token) pair, heads outer as ggml lays them out.
+fn heads_tokens() -> impl Iterator<Item = (usize, usize)> {
+    (0..HEADS).flat_map(|h| (0..TOKENS).map(move |t| (h, t)))
+}
+
+/// `x` rounded through F16 (the engines' F16 q, K and V).
+fn f16r(x: f32) -> f32 {
+    f16::from_f32(x).to_f32()
 }
 
 fn matrix<'a>(g: &Gguf, name: &str) -> Matrix<'a> {
@@ -113,6 +134,18 @@ fn per_row(
     out
 }
 
+/// Prints the largest difference of `ours` from `theirs` under `label` and returns it.
+fn report(label: &str, ours: &[f32], theirs: &[f32]) -> f32 {
+    let d = max_abs_diff(ours, theirs);
+    println!("{label:24} max|Δ| = {d:e}");
+    d
+}
+
+/// Asserts `ours` equals the trace's first `name` bit for bit.
+fn exact(tr: &Trace, name: &str, ours: &[f32]) {
+    assert_eq!(report(name, ours, tr.get(name, 0).1), 0.0, "{name}");
+}
+
 #[test]
 fn prompt_decode_ops_match_bitnet_cpp() {
     let g = Gguf::parse(GGUF).unwrap();
@@ -127,200 +160,170 @@ fn prompt_decode_ops_match_bitnet_cpp() {
         .unwrap();
     let x: Vec<f32> = ids
         .iter()
-        .flat_map(|&id| (0..256).map(move |i| f16_at(emb, id * 256 + i)))
+        .flat_map(|&id| (0..DIM).map(move |i| f16_at(emb, id * DIM + i)))
         .collect();
     assert_eq!(tr.get("inp_embd", 0).1, &x[..], "inp_embd");
 
-    // RMSNorm, then gamma.
-    let gamma = vector(&g, "blk.0.attn_norm.weight");
-    let normed = per_row(&x, 256, 256, |r, o| rmsnorm(r, &gamma, eps, o));
-    let report = |name: &str, ours: &[f32], theirs: &[f32]| {
-        let d = max_diff(ours, theirs);
-        println!("{name:24} max|Δ| = {d:e}");
-        d
-    };
-    assert_eq!(
-        report("attn_norm-0", &normed, tr.get("attn_norm-0", 0).1),
-        0.0
-    );
+    // RMSNorm, then gamma, each on bitnet.cpp's own input (the first on our embedding rows).
+    for (out, input, gamma) in [
+        ("attn_norm-0", &x[..], "blk.0.attn_norm.weight"),
+        (
+            "attn_sub_norm-0",
+            tr.get("kqv_out-0", 0).1,
+            "blk.0.attn_sub_norm.weight",
+        ),
+        (
+            "ffn_norm-0",
+            tr.get("ffn_inp-0", 0).1,
+            "blk.0.ffn_norm.weight",
+        ),
+        (
+            "ffn_sub_norm-0",
+            tr.get("ffn_out-0", 0).1,
+            "blk.0.ffn_sub_norm.weight",
+        ),
+    ] {
+        let gamma = vector(&g, gamma);
+        let n = gamma.len();
+        exact(
+            &tr,
+            out,
+            &per_row(input, n, n, |r, o| rmsnorm(r, &gamma, eps, o)),
+        );
+    }
 
-    // I2_S projections on bitnet.cpp's own normed input.
-    let an = tr.get("attn_norm-0", 0).1;
-    for (name, tensor, n_out) in [
-        ("Qcur-0", "blk.0.attn_q.weight", 256),
-        ("Kcur-0", "blk.0.attn_k.weight", 128),
-        ("Vcur-0", "blk.0.attn_v.weight", 128),
+    // Every projection (I2_S, and the tied F16 head on the last token with its input rounded
+    // to F16) on bitnet.cpp's own input.
+    for (out, input, tensor) in [
+        ("Qcur-0", "attn_norm-0", "blk.0.attn_q.weight"),
+        ("Kcur-0", "attn_norm-0", "blk.0.attn_k.weight"),
+        ("Vcur-0", "attn_norm-0", "blk.0.attn_v.weight"),
+        (
+            "attn_o_out-0",
+            "attn_sub_norm-0",
+            "blk.0.attn_output.weight",
+        ),
+        ("ffn_gate-0", "ffn_norm-0", "blk.0.ffn_gate.weight"),
+        ("ffn_up-0", "ffn_norm-0", "blk.0.ffn_up.weight"),
+        ("ffn_down-0", "ffn_sub_norm-0", "blk.0.ffn_down.weight"),
+        ("result_output", "result_norm", "token_embd.weight"),
     ] {
         let w = matrix(&g, tensor);
-        let ours = per_row(an, 256, n_out, |r, o| {
+        let ours = per_row(tr.get(input, 0).1, w.cols, w.rows, |r, o| {
             matvec(&w, r, &mut s, FloatInput::VEC_DOT, o)
         });
-        assert_eq!(report(name, &ours, tr.get(name, 0).1), 0.0, "{name}");
+        exact(&tr, out, &ours);
     }
+    let sqr: Vec<f32> = tr
+        .get("ffn_gate-0", 0)
+        .1
+        .iter()
+        .map(|&v| v.max(0.0) * v.max(0.0))
+        .collect();
+    exact(&tr, "ffn_sqr(relu)-0", &sqr);
 
-    // RoPE (NEOX, base 500000), per position.
-    let ts = theta_scale(500000.0, 64);
-    let mut cs = vec![(0f32, 0f32); 32];
-    let rope_all = |input: &[f32], width: usize, cs: &mut Vec<(f32, f32)>| {
-        let mut out = input.to_vec();
-        for (p, row) in out.chunks_exact_mut(width).enumerate() {
-            rope_cache(p, 64, ts, cs);
-            rope_neox(row, 64, 64, cs);
+    // RoPE (NEOX, base 500000), per position; the trace's second Qcur/Kcur is the rotated one.
+    let ts = theta_scale(500000.0, HEAD_DIM);
+    let mut cs = vec![(0f32, 0f32); HEAD_DIM / 2];
+    for (name, width) in [("Qcur-0", DIM), ("Kcur-0", KV_DIM)] {
+        let mut ours = tr.get(name, 0).1.to_vec();
+        for (p, row) in ours.chunks_exact_mut(width).enumerate() {
+            rope_cache(p, HEAD_DIM, ts, &mut cs);
+            rope_neox(row, HEAD_DIM, HEAD_DIM, &cs);
         }
-        out
-    };
-    let q = rope_all(tr.get("Qcur-0", 0).1, 256, &mut cs);
-    assert_eq!(report("Qcur-0 rope", &q, tr.get("Qcur-0", 1).1), 0.0);
-    let k = rope_all(tr.get("Kcur-0", 0).1, 128, &mut cs);
-    assert_eq!(report("Kcur-0 rope", &k, tr.get("Kcur-0", 1).1), 0.0);
-
-    // KQ with F16 K and F16-rounded q: kq[cell + 32*(token + 5*head)].
+        let d = report(&format!("{name} rope"), &ours, tr.get(name, 1).1);
+        assert_eq!(d, 0.0, "{name} rope");
+    }
     let q = tr.get("Qcur-0", 1).1;
     let k = tr.get("Kcur-0", 1).1;
-    let (_, kq_ref) = tr.get("kq-0", 0);
-    let mut kq = vec![0f32; kq_ref.len()];
-    for h in 0..4 {
-        for t in 0..5 {
-            for c in 0..5 {
-                let qv = |i: usize| f16::from_f32(q[t * 256 + h * 64 + i]).to_f32();
-                let kv = |i: usize| f16::from_f32(k[c * 128 + (h / 2) * 64 + i]).to_f32();
-                kq[c + 32 * (t + 5 * h)] = dot_ggml_f16(64, kv, qv);
-            }
-        }
-    }
-    // Cells past the causal limit are computed by ggml too (then masked): compare visible ones.
+    let v = tr.get("Vcur-0", 0).1;
+    // Query head h reads KV head h / 2.
+    let q_at = |t: usize, h: usize, i: usize| q[t * DIM + h * HEAD_DIM + i];
+    let kv_at = |x: &[f32], c: usize, h: usize, i: usize| x[c * KV_DIM + (h / 2) * HEAD_DIM + i];
+
+    // KQ with F16 K and F16-rounded q. Cells past the causal limit are computed by ggml too
+    // (then masked): compare the visible ones.
+    let kq_ref = tr.get("kq-0", 0).1;
     let mut dk = 0f32;
-    for h in 0..4 {
-        for t in 0..5 {
-            for c in 0..=t {
-                let i = c + 32 * (t + 5 * h);
-                dk = dk.max((kq[i] - kq_ref[i]).abs());
-            }
+    for (h, t) in heads_tokens() {
+        for c in 0..=t {
+            let kq = dot_ggml_f16(
+                HEAD_DIM,
+                |i| f16r(kv_at(k, c, h, i)),
+                |i| f16r(q_at(t, h, i)),
+            );
+            dk = dk.max((kq - kq_ref[at(CELLS, c, t, h)]).abs());
         }
     }
     println!("{:24} max|Δ| = {dk:e}", "kq-0");
     assert_eq!(dk, 0.0, "kq-0");
 
-    // Softmax with scale 1/8 and the causal mask.
-    let (_, sm_ref) = tr.get("kq_soft_max_ext-0", 0);
+    // Softmax with scale 1/8 and the causal mask, on bitnet.cpp's KQ.
+    let sm_ref = tr.get("kq_soft_max_ext-0", 0).1;
     let mut sm = vec![0f32; sm_ref.len()];
-    for h in 0..4 {
-        for t in 0..5 {
-            let row = &mut sm[32 * (t + 5 * h)..32 * (t + 5 * h + 1)];
-            for c in 0..32 {
-                row[c] = if c <= t {
-                    kq_ref[c + 32 * (t + 5 * h)] * 0.125
-                } else {
-                    f32::NEG_INFINITY
-                };
-            }
-            softmax(row, Isa::Avx2);
+    for (h, t) in heads_tokens() {
+        let row = &mut sm[at(CELLS, 0, t, h)..at(CELLS, CELLS, t, h)];
+        for (c, p) in row.iter_mut().enumerate() {
+            *p = if c <= t {
+                kq_ref[at(CELLS, c, t, h)] * 0.125
+            } else {
+                f32::NEG_INFINITY
+            };
         }
+        softmax(row, Isa::Avx2);
     }
     // ggml's AVX2 softmax uses its own vectorized expf: one-ulp differences remain.
     let d = report("kq_soft_max_ext-0", &sm, sm_ref);
     assert!(d <= 6e-8, "softmax {d}");
+
     // KQV from bitnet.cpp's own probabilities (F32, multi-token): eight lanes over the cells.
-    {
-        let v = tr.get("Vcur-0", 0).1;
-        let (_, kqv_ref) = tr.get("kqv-0", 0);
-        let mut kqv = vec![0f32; kqv_ref.len()];
-        for h in 0..4 {
-            for t in 0..5 {
-                for d in 0..64 {
-                    let vv = |c: usize| {
-                        if c < 5 {
-                            f16::from_f32(v[c * 128 + (h / 2) * 64 + d]).to_f32()
-                        } else {
-                            0.0
-                        }
-                    };
-                    let pp = |c: usize| sm_ref[c + 32 * (t + 5 * h)];
-                    kqv[d + 64 * (t + 5 * h)] = dot8_fma(32, vv, pp);
+    let mut kqv = vec![0f32; HEADS * TOKENS * HEAD_DIM];
+    for (h, t) in heads_tokens() {
+        for d in 0..HEAD_DIM {
+            let vv = |c: usize| {
+                if c < TOKENS {
+                    f16r(kv_at(v, c, h, d))
+                } else {
+                    0.0
                 }
-            }
+            };
+            let pp = |c: usize| sm_ref[at(CELLS, c, t, h)];
+            kqv[at(HEAD_DIM, d, t, h)] = dot8_fma(CELLS, vv, pp);
         }
-        assert_eq!(report("kqv-0 (their probs)", &kqv, kqv_ref), 0.0);
     }
+    exact(&tr, "kqv-0", &kqv);
 
     // Whole attention on bitnet.cpp's q/k/v, F32 probs (multi-token prompt).
-    let v = tr.get("Vcur-0", 0).1;
     let layer = KvLayer {
         k: k.iter().map(|&x| f16::from_f32(x)).collect(),
         v: v.iter().map(|&x| f16::from_f32(x)).collect(),
     };
-    let mut att = vec![0f32; 32];
-    let mut qh = vec![0f32; 64];
-    let mut out = vec![0f32; 5 * 256];
-    for t in 0..5 {
+    let numerics = AttnNumerics {
+        kq_order: DotOrder::GgmlVecDot,
+        probs_f16: false,
+        kqv_order: DotOrder::TinyBlas,
+        isa: Isa::Avx2,
+    };
+    let (mut att, mut qh) = (vec![0f32; CELLS], vec![0f32; HEAD_DIM]);
+    let mut out = vec![0f32; TOKENS * DIM];
+    for (t, (q, out)) in q
+        .chunks_exact(DIM)
+        .zip(out.chunks_exact_mut(DIM))
+        .enumerate()
+    {
         attend(
-            &q[t * 256..(t + 1) * 256],
+            q,
             &layer,
             t,
-            4,
-            2,
-            64,
-            AttnNumerics {
-                kq_order: DotOrder::GgmlVecDot,
-                probs_f16: false,
-                kqv_order: DotOrder::TinyBlas,
-                isa: Isa::Avx2,
-            },
+            HEADS,
+            HEADS / 2,
+            HEAD_DIM,
+            numerics,
             &mut att,
             &mut qh,
-            &mut out[t * 256..(t + 1) * 256],
+            out,
         );
     }
     let d = report("kqv_out-0", &out, tr.get("kqv_out-0", 0).1);
     assert!(d < 1e-6, "kqv_out-0 {d}");
-
-    // Sub-norm + output projection, FFN.
-    let sub = vector(&g, "blk.0.attn_sub_norm.weight");
-    let ours = per_row(tr.get("kqv_out-0", 0).1, 256, 256, |r, o| {
-        rmsnorm(r, &sub, eps, o)
-    });
-    assert_eq!(
-        report("attn_sub_norm-0", &ours, tr.get("attn_sub_norm-0", 0).1),
-        0.0
-    );
-    let wo = matrix(&g, "blk.0.attn_output.weight");
-    let ours = per_row(tr.get("attn_sub_norm-0", 0).1, 256, 256, |r, o| {
-        matvec(&wo, r, &mut s, FloatInput::VEC_DOT, o)
-    });
-    assert_eq!(
-        report("attn_o_out-0", &ours, tr.get("attn_o_out-0", 0).1),
-        0.0
-    );
-    let wg = matrix(&g, "blk.0.ffn_gate.weight");
-    let fin = tr.get("ffn_norm-0", 0).1;
-    let ours = per_row(fin, 256, 512, |r, o| {
-        matvec(&wg, r, &mut s, FloatInput::VEC_DOT, o)
-    });
-    assert_eq!(report("ffn_gate-0", &ours, tr.get("ffn_gate-0", 0).1), 0.0);
-    let sqr: Vec<f32> = ours.iter().map(|&v| v.max(0.0) * v.max(0.0)).collect();
-    assert_eq!(
-        report("ffn_sqr(relu)-0", &sqr, tr.get("ffn_sqr(relu)-0", 0).1),
-        0.0
-    );
-    let wd = matrix(&g, "blk.0.ffn_down.weight");
-    let ours = per_row(tr.get("ffn_sub_norm-0", 0).1, 512, 256, |r, o| {
-        matvec(&wd, r, &mut s, FloatInput::VEC_DOT, o)
-    });
-    assert_eq!(report("ffn_down-0", &ours, tr.get("ffn_down-0", 0).1), 0.0);
-
-    // Tied F16 head on the last token, input rounded to F16 (last-only output).
-    let head = matrix(&g, "token_embd.weight");
-    let mut logits = vec![0f32; 512];
-    matvec(
-        &head,
-        tr.get("result_norm", 0).1,
-        &mut s,
-        FloatInput::VEC_DOT,
-        &mut logits,
-    );
-
-    assert_eq!(
-        report("result_output", &logits, tr.get("result_output", 0).1),
-        0.0
-    );
 }

@@ -19,6 +19,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 
+#[path = "common/model_parity.rs"]
+mod model_parity;
+
+use model_parity::ids;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 const URL: &str = "/.web-test-assets/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -53,14 +58,6 @@ async fn load_smollm2() -> GgufFile {
     }
     file.finish().unwrap();
     file
-}
-
-fn ids(v: &Value) -> Vec<u32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap() as u32)
-        .collect()
 }
 
 fn runner(file: &GgufFile, isa: &str, max_tokens: usize) -> ModelRunner {

@@ -1,12 +1,12 @@
 // The page end to end in Chromium: the embedded model on start, a chosen and a dropped GGUF, a
 // corrupt file (error shown, previous file still displayed and usable), markup in metadata.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_URL } from '../../www/config.js';
-import { launch, openPage, serve } from './browser.mjs';
+import { chooseFile, dropFile, pageFixture, waitForFile } from './browser.mjs';
 import { ggufHeader, writeGguf } from './gguf-writer.mjs';
 
 const fixture = (name) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
@@ -14,26 +14,8 @@ const I2S = fixture('bitnet-b158-tiny-i2_s.gguf');
 const TQ2 = fixture('bitnet-tiny-tq2_0.gguf');
 const WAIT = { timeout: 20_000 };
 
-let browser;
-let server;
-
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-/** A fresh page with the default model fully loaded. */
-async function loadedPage() {
-  const { page, problems } = await openPage(browser, server.url);
-  page.setDefaultTimeout(WAIT.timeout);
-  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
-  return { page, problems };
-}
+/** Each test's page has the default model fully loaded. */
+const { withPage } = pageFixture(WAIT);
 
 /** The cells of the tensor table's row for `name`, as text. */
 async function tensorRow(page, name) {
@@ -45,8 +27,7 @@ async function tensorRow(page, name) {
 const title = (page) => page.locator('bit-lens h2.file-name').textContent();
 
 describe('bitlens page', () => {
-  test('opens the embedded default model on start', { timeout: 60_000 }, async () => {
-    const { page, problems } = await loadedPage();
+  test('opens the embedded default model on start', { timeout: 60_000 }, () => withPage('', async (page) => {
     assert.equal(await title(page), basename(fileURLToPath(DEFAULT_MODEL_URL)));
     const rows = await page.locator('bit-lens table.tensors tbody tr').count();
     assert.ok(rows > 0, `${rows} tensor rows`);
@@ -63,15 +44,11 @@ describe('bitlens page', () => {
     assert.deepEqual(await tensorRow(page, 'token_embd.weight'), [
       'token_embd.weight', 'F16', '[128, 4096]', '144768', '1048576',
     ]);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('an I2_S file: tensors named I2_S and sized n/4 + 32', { timeout: 60_000 }, async () => {
-    const { page, problems } = await loadedPage();
-    await page.locator('bit-lens input[type=file]').setInputFiles(I2S);
-    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-b158-tiny-i2_s.gguf' }).waitFor(WAIT);
-    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  test('an I2_S file: tensors named I2_S and sized n/4 + 32', { timeout: 60_000 }, () => withPage('', async (page) => {
+    await chooseFile(page, I2S);
+    await waitForFile(page, 'bitnet-b158-tiny-i2_s.gguf');
     assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
       'blk.0.attn_q.weight', 'I2_S', '[256, 256]', '281600', '16416',
     ]);
@@ -90,36 +67,26 @@ describe('bitlens page', () => {
     assert.match(await vocab.textContent(), /^\[string × 512\] "/);
     const progress = await page.locator('bit-lens .progress-text').textContent();
     assert.match(progress, /^bitnet-b158-tiny-i2_s\.gguf: 572\.4 KiB loaded in \d+\.\d\d s/);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('a chosen file replaces the table', { timeout: 60_000 }, async () => {
-    const { page, problems } = await loadedPage();
-    await page.locator('bit-lens input[type=file]').setInputFiles(TQ2);
-    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-tiny-tq2_0.gguf' }).waitFor(WAIT);
-    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  test('a chosen file replaces the table', { timeout: 60_000 }, () => withPage('', async (page) => {
+    await chooseFile(page, TQ2);
+    await waitForFile(page, 'bitnet-tiny-tq2_0.gguf');
     assert.deepEqual(await tensorRow(page, 'blk.0.attn_q.weight'), [
       'blk.0.attn_q.weight', 'TQ2_0', '[256, 256]', '149536', '16896',
     ]);
     const rows = await page.locator('bit-lens table.tensors tbody tr').count();
     assert.ok(rows > 20, `${rows} rows`);
     assert.equal(await page.locator('bit-lens table.tensors tr[data-name="blk.0.attn_sub_norm.weight"]').count(), 1);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('a corrupt file shows its error and leaves the previous file usable', { timeout: 60_000 }, async () => {
-    const { page } = await loadedPage();
-    await page.locator('bit-lens input[type=file]').setInputFiles(I2S);
-    await page.locator('bit-lens h2.file-name', { hasText: 'bitnet-b158-tiny-i2_s.gguf' }).waitFor(WAIT);
-    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  test('a corrupt file shows its error and leaves the previous file usable', { timeout: 60_000 }, () => withPage('', async (page) => {
+    await chooseFile(page, I2S);
+    await waitForFile(page, 'bitnet-b158-tiny-i2_s.gguf');
     const bytes = readFileSync(I2S);
     const bad = Buffer.from(bytes.subarray(0, 4096));
     bad[3] = 'X'.charCodeAt(0);
-    await page.locator('bit-lens input[type=file]').setInputFiles({
-      name: 'corrupt.gguf', mimeType: 'application/octet-stream', buffer: bad,
-    });
+    await chooseFile(page, { name: 'corrupt.gguf', buffer: bad });
     const error = page.locator('bit-lens .error');
     await error.waitFor({ state: 'visible', ...WAIT });
     assert.equal(
@@ -131,9 +98,7 @@ describe('bitlens page', () => {
     assert.equal((await tensorRow(page, 'blk.0.attn_q.weight'))[1], 'I2_S');
 
     // ... also after a file whose header parses but whose tensors run past its end.
-    await page.locator('bit-lens input[type=file]').setInputFiles({
-      name: 'cut.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from(bytes.subarray(0, 300_000)),
-    });
+    await chooseFile(page, { name: 'cut.gguf', buffer: Buffer.from(bytes.subarray(0, 300_000)) });
     await page.locator('bit-lens .error', { hasText: 'cut.gguf' }).waitFor(WAIT);
     assert.match(
       await error.textContent(),
@@ -142,9 +107,7 @@ describe('bitlens page', () => {
     assert.equal(await title(page), 'bitnet-b158-tiny-i2_s.gguf');
 
     // ... and after an empty file.
-    await page.locator('bit-lens input[type=file]').setInputFiles({
-      name: 'empty.gguf', mimeType: 'application/octet-stream', buffer: Buffer.alloc(0),
-    });
+    await chooseFile(page, { name: 'empty.gguf', buffer: Buffer.alloc(0) });
     await page.locator('bit-lens .error', { hasText: 'empty.gguf' }).waitFor(WAIT);
     assert.equal(
       await error.textContent(),
@@ -160,11 +123,9 @@ describe('bitlens page', () => {
     const count = Number((await tokens.locator('td').nth(2).textContent()).match(/× (\d+)/)[1]);
     assert.equal(lines.length, count);
     assert.match(lines[count - 1], new RegExp(`^${count - 1}\t"`));
-    await page.close();
-  });
+  }));
 
-  test('metadata markup is shown as text, never parsed', { timeout: 60_000 }, async () => {
-    const { page, problems } = await loadedPage();
+  test('metadata markup is shown as text, never parsed', { timeout: 60_000 }, () => withPage('', async (page) => {
     const file = writeGguf(
       [
         ['general.architecture', 'llama'],
@@ -174,15 +135,8 @@ describe('bitlens page', () => {
       ],
       [{ name: '<u>t</u>', dims: [4, 2] }],
     );
-    // A synthetic drop, as a user dragging the file onto the page.
-    await page.evaluate(async (bytes) => {
-      const dt = new DataTransfer();
-      dt.items.add(new File([new Uint8Array(bytes)], 'markup.gguf'));
-      const drop = document.querySelector('bit-lens').shadowRoot.querySelector('.drop');
-      drop.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    }, [...file]);
-    await page.locator('bit-lens h2.file-name', { hasText: 'markup.gguf' }).waitFor(WAIT);
-    await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+    await dropFile(page, 'markup.gguf', file);
+    await waitForFile(page, 'markup.gguf');
     const name = page.locator('bit-lens table.metadata tr[data-key="general.name"] td.value');
     assert.equal(await name.textContent(), '<b>x</b>');
     const odd = page.locator('bit-lens table.metadata tr[data-key="test.<i>key</i>"] td');
@@ -196,12 +150,9 @@ describe('bitlens page', () => {
     });
     assert.equal(injected, 0);
     assert.equal(await page.evaluate(() => window.__pwned), undefined);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('a big file shows its header while the data is still streaming', { timeout: 60_000 }, async () => {
-    const { page, problems } = await loadedPage();
+  test('a big file shows its header while the data is still streaming', { timeout: 60_000 }, () => withPage('', async (page) => {
     // 48 MiB of tensor data: three and a bit 16 MiB File.slice chunks.
     const { header, dataBytes } = ggufHeader(
       [['general.architecture', 'llama']],
@@ -230,7 +181,5 @@ describe('bitlens page', () => {
     assert.deepEqual(seen, [['header', 16 * 1024 * 1024, total], ['loaded', total, total]]);
     assert.deepEqual(await tensorRow(page, 'big.2'), ['big.2', 'F32', '[2048, 2048]', String(header.length + 2 * 16777216), '16777216']);
     assert.equal(await page.locator('bit-lens progress').evaluate((p) => [p.value, p.max].join('/')), `${total}/${total}`);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 });

@@ -1,44 +1,24 @@
 // The norms panel (statistics, rescale records, strict refusal, export) and the A/B generation
 // panel, in Chromium, on the built-in models. Expected numbers come from the native CLI
 // (`bitlens stats FILE`, `bitlens export`) and from the golden JSON made by tools/train/export.py.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { launch, openPage, serve } from './browser.mjs';
+import { chooseFile, pageFixture, waitForFile } from './browser.mjs';
 
 const model = (name) => fileURLToPath(new URL(`../../www/models/${name}`, import.meta.url));
 const GOLDEN = JSON.parse(readFileSync(model('shakespeare-bitnet.golden.json'), 'utf8'));
 const WAIT = { timeout: 30_000 };
 const TIMEOUT = { timeout: 120_000 };
 
-let browser;
-let server;
-
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-/** The page at `query`, with the default model loaded and its norms panel filled. */
-async function pageWith(query = '') {
-  const { page, problems } = await openPage(browser, server.url + query);
-  page.setDefaultTimeout(WAIT.timeout);
-  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
-  await page.locator('[data-testid="norms"][data-state="ready"]').waitFor(WAIT);
-  return { page, problems };
-}
+/** Each test's page has the default model loaded and its norms panel filled. */
+const { withPage } = pageFixture({ ...WAIT, ready: '[data-testid="norms"][data-state="ready"]' });
 
 async function openTwin(page) {
   await page.getByTestId('builtin-1').click();
-  await page.locator('bit-lens h2.file-name', { hasText: 'shakespeare-bitnet-prescaled.gguf' }).waitFor(WAIT);
-  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  await waitForFile(page, 'shakespeare-bitnet-prescaled.gguf');
   await page.locator('[data-testid="norm-row"][data-name="blk.0.attn_norm.weight"] td', { hasText: '0.082431' }).first().waitFor(WAIT);
 }
 
@@ -76,8 +56,7 @@ async function download(page) {
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 describe('norms panel', () => {
-  test('statistics of every gamma of the default model, as `bitlens stats` prints them', TIMEOUT, async () => {
-    const { page, problems } = await pageWith();
+  test('statistics of every gamma of the default model, as `bitlens stats` prints them', TIMEOUT, () => withPage('', async (page) => {
     assert.equal(await page.locator('[data-testid="norm-row"]').count(), 17);
     assert.deepEqual(await normRow(page, 'blk.0.attn_norm.weight'), [
       '0', 'attn_norm', 'F32', '128', '0.929368', '0.077605', '0.932603', '0.677060', '1.100454', '10.5512', '0.088388', 'not pre-scaled',
@@ -99,12 +78,9 @@ describe('norms panel', () => {
     await openTwin(page);
     assert.match(await page.getByTestId('norms-verdict').textContent(), /^16 of 17 norm gammas look pre-scaled by 1\/sqrt\(n\)/);
     assert.deepEqual((await normRow(page, 'blk.0.attn_norm.weight')).slice(-2), ['0.088388', 'looks pre-scaled by 1/sqrt(n)']);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('?rescale=1 shows one record per norm with factor sqrt(n)', TIMEOUT, async () => {
-    const { page, problems } = await pageWith('?rescale=1');
+  test('?rescale=1 shows one record per norm with factor sqrt(n)', TIMEOUT, () => withPage('?rescale=1', async (page) => {
     assert.equal(await page.getByTestId('rescale').isChecked(), true);
     assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'applied');
     const rows = page.locator('[data-testid="record-row"]');
@@ -127,12 +103,9 @@ describe('norms panel', () => {
     await page.getByTestId('rescale').uncheck();
     await page.locator('[data-testid="rescale-outcome"][data-status="off"]').waitFor(WAIT);
     assert.equal(await rows.count(), 0);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('?rescale=1&strict=1 refuses the rescale and says so', TIMEOUT, async () => {
-    const { page, problems } = await pageWith('?rescale=1&strict=1');
+  test('?rescale=1&strict=1 refuses the rescale and says so', TIMEOUT, () => withPage('?rescale=1&strict=1', async (page) => {
     assert.equal(await page.getByTestId('strict').isChecked(), true);
     assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'refused_by_strict');
     assert.equal(
@@ -148,12 +121,9 @@ describe('norms panel', () => {
     // The export in strict mode is the input, byte for byte.
     const dl = await download(page);
     assert.deepEqual(dl.bytes, readFileSync(model('shakespeare-bitnet.gguf')));
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('the export downloads the corrected GGUF', TIMEOUT, async () => {
-    const { page, problems } = await pageWith();
+  test('the export downloads the corrected GGUF', TIMEOUT, () => withPage('', async (page) => {
     // Rescale off: the input, byte for byte (its sha256 is the golden file's).
     let dl = await download(page);
     assert.equal(dl.name, 'shakespeare-bitnet-export.gguf');
@@ -170,14 +140,11 @@ describe('norms panel', () => {
     assert.equal(dl.bytes.subarray(0, 4).toString('latin1'), 'GGUF');
     assert.equal(sha256(dl.bytes), '5842ddb6f46579d1683901260970ab575ce39928160a11e3aabc6533b49d819a');
     assert.match(await page.getByTestId('export-note').textContent(), /^shakespeare-bitnet-prescaled-rescaled\.gguf: .* \(1404800 bytes\), 17 norms rescaled$/);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 });
 
 describe('A/B generation panel', () => {
-  test('greedy in both modes: the twin rescaled gives the faithful file\'s ids', TIMEOUT, async () => {
-    const { page, problems } = await pageWith();
+  test('greedy in both modes: the twin rescaled gives the faithful file\'s ids', TIMEOUT, () => withPage('', async (page) => {
     const c = GOLDEN.cases[1];
     const faithful = await generate(page, c.prompt, 8);
     assert.deepEqual(faithful.baseline.ids, c.greedy_ids.slice(0, 8));
@@ -203,12 +170,9 @@ describe('A/B generation panel', () => {
     // ... and predicts the prompt exactly as the faithful file does.
     assert.equal(twin.rescaled.perplexity, faithful.baseline.perplexity);
     assert.match(twin.verdict, /^On this prompt the rescaled gammas \(×√n\) predict the text better/);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('chat template and a seeded sampled run', TIMEOUT, async () => {
-    const { page, problems } = await pageWith();
+  test('chat template and a seeded sampled run', TIMEOUT, () => withPage('', async (page) => {
     // As `bitlens run www/models/shakespeare-bitnet.gguf --prompt "Who art thou?" --chat
     // --greedy --max-tokens 4 --json`: 16 prompt ids, then 198, 40, 378, 323.
     await page.getByTestId('chat').check();
@@ -229,12 +193,9 @@ describe('A/B generation panel', () => {
     }
     assert.equal(runs[0].split(',').length, 12);
     assert.equal(runs[1], runs[0]);
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 
-  test('Stop ends a long run; a corrupt file leaves the model usable; a new file mid-run', TIMEOUT, async () => {
-    const { page, problems } = await pageWith();
+  test('Stop ends a long run; a corrupt file leaves the model usable; a new file mid-run', TIMEOUT, () => withPage('', async (page) => {
     await page.getByTestId('max-tokens').fill('200');
     await page.getByTestId('run').click();
     await page.locator('[data-testid="mode-rescaled"][data-ids]').waitFor(WAIT);
@@ -244,9 +205,7 @@ describe('A/B generation panel', () => {
     const n = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').length;
     assert.ok(n < 200, `${n} tokens after Stop`);
 
-    await page.locator('bit-lens input[type=file]').setInputFiles({
-      name: 'corrupt.gguf', mimeType: 'application/octet-stream', buffer: Buffer.from('GGUF\x03\x00\x00\x00 not really'),
-    });
+    await chooseFile(page, { name: 'corrupt.gguf', buffer: Buffer.from('GGUF\x03\x00\x00\x00 not really') });
     await page.locator('bit-lens .error', { hasText: 'corrupt.gguf' }).waitFor(WAIT);
     const c = GOLDEN.cases[1];
     const out = await generate(page, c.prompt, 4);
@@ -261,7 +220,5 @@ describe('A/B generation panel', () => {
     assert.equal(await page.getByTestId('generate').getAttribute('data-state'), 'idle');
     const twin = await generate(page, c.prompt, 4);
     assert.deepEqual(twin.rescaled.ids, c.twin_rescaled_greedy_ids.slice(0, 4));
-    assert.deepEqual(problems, []);
-    await page.close();
-  });
+  }));
 });

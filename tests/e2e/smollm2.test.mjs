@@ -2,41 +2,28 @@
 // scripts/fetch-smollm2.sh) opened by URL in the page, then run greedily with the numerics of
 // the AVX-512 llama.cpp build that made tests/data/smollm2/greedy.json: the page's tokens are
 // llama.cpp's, and "The capital of France is" goes on with " Paris".
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { launch, openPage, serve } from './browser.mjs';
+import { pageFixture, waitForFile } from './browser.mjs';
 
 const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
 const SMOLLM2 = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
 const GOLDEN = JSON.parse(readFileSync(fileURLToPath(new URL('../data/smollm2/greedy.json', import.meta.url)), 'utf8'));
 const WAIT = { timeout: 120_000 };
 
-let browser;
-let server;
-
-before(async () => {
+before(() => {
   assert.ok(existsSync(SMOLLM2), `${SMOLLM2} is missing: run scripts/fetch-smollm2.sh (scripts/test.sh does)`);
-  server = await serve({ '/smollm2.gguf': SMOLLM2 });
-  browser = await launch();
 });
+const { withPage } = pageFixture({ extra: { '/smollm2.gguf': SMOLLM2 }, ...WAIT });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-test('SmolLM2 in the page: greedy tokens equal llama.cpp (AVX-512 numerics), France -> Paris', { timeout: 300_000 }, async () => {
+test('SmolLM2 in the page: greedy tokens equal llama.cpp (AVX-512 numerics), France -> Paris', { timeout: 300_000 }, () => withPage('?strict=1', async (page) => {
   // Strict mode: only the baseline runs (the file's gammas as stored), half the work.
-  const { page, problems } = await openPage(browser, `${server.url}?strict=1`);
-  page.setDefaultTimeout(WAIT.timeout);
-  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
   await page.evaluate(() => document.querySelector('bit-lens').setAttribute('src', '/smollm2.gguf'));
-  await page.locator('bit-lens h2.file-name', { hasText: 'smollm2.gguf' }).waitFor(WAIT);
-  await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
+  await waitForFile(page, 'smollm2.gguf');
 
   const c = GOLDEN.cases[0];
   assert.equal(c.prompt, 'The capital of France is');
@@ -56,5 +43,4 @@ test('SmolLM2 in the page: greedy tokens equal llama.cpp (AVX-512 numerics), Fra
   assert.equal(text, c.greedy_text);
   assert.ok(text.startsWith(' Paris'), text);
   assert.match(await page.getByTestId('note-rescaled').textContent(), /strict mode/);
-  assert.deepEqual(problems, []);
-});
+}));
