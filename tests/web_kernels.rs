@@ -262,21 +262,63 @@ fn simd128_float_matvec_equals_scalar() {
     }
 }
 
-/// A head-sized row count at 2B-4T's width, with F16 weights and an F16-rounded x as in a
-/// decode step: many midpoint sums, every row equal.
+/// A head-sized row count at 2B-4T's width, with F16 weights and an F16 x as in a decode step
+/// (the "F16 grid" path: plain f64 sums, many of them on f32 rounding midpoints), plus rows
+/// with a large lane sum (also only for a while) and an infinity; every row equal to the
+/// scalar reference.
 #[wasm_bindgen_test]
-fn simd128_float_matvec_at_head_width() {
+fn simd128_f16_matvec_on_the_f16_grid() {
     let mut rng = Rng(2560);
-    let (rows, cols) = (64, 2560);
-    let w = weights(FloatType::F16, rows * cols, 0, &mut rng);
-    let x: Vec<f32> = (0..cols).map(|_| rng.f16ish() * 30.0).collect();
+    let (rows, cols) = (64, 2560 + 37);
+    let f16 = |v: f32| half::f16::from_f32(v);
+    let mut w: Vec<half::f16> = (0..rows * cols)
+        .map(|_| f16(((rng.next() % 2001) as f32 / 1000.0 - 1.0) * 0.05))
+        .collect();
+    let x: Vec<f32> = (0..cols)
+        .map(|_| f16((rng.next() % 2001) as f32 / 250.0 - 4.0).to_f32())
+        .collect();
+    // Row 1: one lane's sum passes 32 and comes back; row 2: a large weight stays; row 3: inf.
+    let big = |x: f32| f16(40.0 / x);
+    w[cols + 64] = big(x[64]);
+    w[cols + 128] = f16(-40.0 / x[128]);
+    w[2 * cols + 5] = big(x[5]);
+    w[3 * cols + 7] = half::f16::INFINITY;
+    let bytes: Vec<u8> = w.iter().flat_map(|h| h.to_le_bytes()).collect();
     let mut row = Vec::new();
     for order in ORDERS {
         let mut want = vec![0f32; rows];
         let mut got = vec![0f32; rows];
-        float::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut want);
-        simd128::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut got);
+        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}"));
+        assert!(want[3].is_infinite() || want[3].is_nan());
+        // The F16 grid path called directly.
+        let wr: Vec<f32> = w[..cols].iter().map(|h| h.to_f32()).collect();
+        let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let fast = simd128::float::dot_slices(order, &wr, &x, &xd, true);
+        assert_same(&[fast], &want[..1], &format!("{order:?} F16 grid"));
+    }
+    // Every finite F16 exponent on both sides (subnormals, 65504, cancellations).
+    let finite = |r: u64| {
+        let h = r as u16;
+        if h & 0x7c00 == 0x7c00 {
+            h & 0x83ff
+        } else {
+            h
+        }
+    };
+    let bytes: Vec<u8> = (0..rows * cols)
+        .flat_map(|_| finite(rng.next() >> 20).to_le_bytes())
+        .collect();
+    let x: Vec<f32> = (0..cols)
+        .map(|_| half::f16::from_bits(finite(rng.next() >> 30)).to_f32())
+        .collect();
+    for order in ORDERS {
+        let mut want = vec![0f32; rows];
+        let mut got = vec![0f32; rows];
+        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
+        assert_same(&got, &want, &format!("{order:?}, random F16 bits"));
     }
 }
 
