@@ -52,21 +52,48 @@ pub fn fma_via_f64(a: f32, b: f32, c: f32) -> f32 {
 /// Eight-lane fused dot product of `n` terms `a(i) * b(i)` (tinyBLAS order).
 #[inline(always)]
 pub fn dot8_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
-    let mut acc = [0f32; 8];
-    for i in 0..n {
-        acc[i % 8] = fma(a(i), b(i), acc[i % 8]);
-    }
-    hsum8(&acc)
+    hsum8(&fused_lanes::<8>(n, a, b))
 }
 
 /// Sixteen-lane fused dot product (tinyBLAS order in an AVX-512 build).
 #[inline(always)]
 pub fn dot16_fma(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
-    let mut acc = [0f32; 16];
-    for i in 0..n {
-        acc[i % 16] = fma(a(i), b(i), acc[i % 16]);
+    hsum16(&fused_lanes::<16>(n, a, b))
+}
+
+/// `L` independent fused accumulators over the first `m` terms: term k goes to lane `k % L`
+/// (every order below is this, with its own `L`, `m` and reduction).
+#[inline(always)]
+pub fn fused_lanes<const L: usize>(
+    m: usize,
+    a: impl Fn(usize) -> f32,
+    b: impl Fn(usize) -> f32,
+) -> [f32; L] {
+    let mut acc = [0f32; L];
+    fused_lanes_from(&mut acc, 0, m, a, b);
+    acc
+}
+
+/// Continues `fused_lanes` over terms `from..m` (`from` a multiple of the lane count), for a
+/// SIMD version that leaves the last partial step to the scalar code.
+#[inline(always)]
+pub fn fused_lanes_from(
+    acc: &mut [f32],
+    from: usize,
+    m: usize,
+    a: impl Fn(usize) -> f32,
+    b: impl Fn(usize) -> f32,
+) {
+    let lanes = acc.len();
+    let full = from + (m - from) / lanes * lanes;
+    for i in (from..full).step_by(lanes) {
+        for (l, al) in acc.iter_mut().enumerate() {
+            *al = fma(a(i + l), b(i + l), *al);
+        }
     }
-    hsum16(&acc)
+    for k in full..m {
+        acc[k - full] = fma(a(k), b(k), acc[k - full]);
+    }
 }
 
 /// `_mm512_reduce_add_ps`: the upper eight lanes added to the lower eight, then `hsum8`.
@@ -133,7 +160,9 @@ pub fn f32_at(bytes: &[u8], i: usize) -> f32 {
     ])
 }
 
-/// The summation order of a float dot product.
+/// The summation order of a float dot product: `lanes()` fused accumulators over the first
+/// `fused_len(n)` terms (term k in lane `k % lanes`), reduced in the order's tree (`reduce`),
+/// then ggml's `vec_dot` adds the remaining terms one by one in f64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DotOrder {
     /// ggml's `vec_dot_f16`/`vec_dot_f32` (`dot_ggml_f16`).
@@ -144,6 +173,26 @@ pub enum DotOrder {
     GgmlVecDotAvx512,
     /// tinyBLAS in an AVX-512 build (`dot16_fma`).
     TinyBlasAvx512,
+}
+
+impl DotOrder {
+    /// The number of independent fused accumulators.
+    pub const fn lanes(self) -> usize {
+        match self {
+            DotOrder::GgmlVecDot => 32,
+            DotOrder::TinyBlas => 8,
+            DotOrder::GgmlVecDotAvx512 => 64,
+            DotOrder::TinyBlasAvx512 => 16,
+        }
+    }
+
+    /// How many of `n` terms go through the fused lanes (`vec_dot` only whole steps).
+    pub const fn fused_len(self, n: usize) -> usize {
+        match self {
+            DotOrder::GgmlVecDot | DotOrder::GgmlVecDotAvx512 => n / self.lanes() * self.lanes(),
+            DotOrder::TinyBlas | DotOrder::TinyBlasAvx512 => n,
+        }
+    }
 }
 
 /// `Σ a(i)·b(i)` in the given order.
@@ -157,9 +206,41 @@ pub fn dot(order: DotOrder, n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize
     }
 }
 
-/// Matrix-vector product of row-major float weights (`elem_at` reads element i of the flat
-/// data) with `x`, each row summed in `order`. Each row is first converted to f32 in `row`
-/// (F16 rows in bulk), then summed by `dot_slices`.
+/// The end of a dot product in `order`: the lane sums `acc` (`order.lanes()` of them, after
+/// `order.fused_len(n)` terms) reduced, plus the remaining terms `a(k)·b(k)`.
+#[inline(always)]
+pub fn reduce(
+    order: DotOrder,
+    acc: &[f32],
+    n: usize,
+    a: impl Fn(usize) -> f32,
+    b: impl Fn(usize) -> f32,
+) -> f32 {
+    let mut sum = match order {
+        DotOrder::TinyBlas => return hsum8(acc.try_into().expect("8 lanes")),
+        DotOrder::TinyBlasAvx512 => return hsum16(acc.try_into().expect("16 lanes")),
+        // Four eight-lane registers (acc0..acc3 = lanes 0..8, 8..16, ...) reduced acc0+acc2,
+        // acc1+acc3, then together; the eight lanes folded (l_i + l_{i+4}) and summed with two
+        // horizontal adds.
+        DotOrder::GgmlVecDot => {
+            let x: [f32; 8] =
+                std::array::from_fn(|l| (acc[l] + acc[16 + l]) + (acc[8 + l] + acc[24 + l]));
+            let t0 = [x[0] + x[4], x[1] + x[5], x[2] + x[6], x[3] + x[7]];
+            ((t0[0] + t0[1]) + (t0[2] + t0[3])) as f64
+        }
+        // Four sixteen-lane registers reduced the same way, then `hsum16`.
+        DotOrder::GgmlVecDotAvx512 => {
+            let x: [f32; 16] =
+                std::array::from_fn(|l| (acc[l] + acc[32 + l]) + (acc[16 + l] + acc[48 + l]));
+            hsum16(&x) as f64
+        }
+    };
+    for k in order.fused_len(n)..n {
+        sum += (a(k) * b(k)) as f64;
+    }
+    sum as f32
+}
+
 /// Float weight storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FloatType {
@@ -168,6 +249,32 @@ pub enum FloatType {
     BF16,
 }
 
+/// Reads element `i` of a flat little-endian array.
+pub type ElemAt = fn(&[u8], usize) -> f32;
+
+impl FloatType {
+    /// Bytes per element.
+    pub const fn bytes(self) -> usize {
+        match self {
+            FloatType::F32 => 4,
+            FloatType::F16 | FloatType::BF16 => 2,
+        }
+    }
+
+    /// The element reader of this storage.
+    pub fn elem_at(self) -> ElemAt {
+        match self {
+            FloatType::F32 => f32_at,
+            FloatType::F16 => f16_at,
+            FloatType::BF16 => bf16_at,
+        }
+    }
+}
+
+/// Matrix-vector product of row-major float weights with `x`, each row summed in `order`.
+/// Each row is first converted to f32 in `row` (F16 rows in bulk), then summed by
+/// `dot_slices`. The scalar reference; on wasm32 `matrix::matvec` uses the simd128 version,
+/// which gives the same bits.
 pub fn matvec_float(
     data: &[u8],
     ty: FloatType,
@@ -178,11 +285,7 @@ pub fn matvec_float(
 ) {
     let cols = x.len();
     row.resize(cols, 0.0);
-    let elem_at: fn(&[u8], usize) -> f32 = match ty {
-        FloatType::F32 => f32_at,
-        FloatType::F16 => f16_at,
-        FloatType::BF16 => bf16_at,
-    };
+    let elem_at = ty.elem_at();
     // F16 data viewed as `f16` when the bytes are 2-aligned (GGUF tensor data is, within an
     // allocation). SAFETY: every bit pattern is a valid `f16`.
     let (pre, halves, _) = unsafe { data.align_to::<f16>() };
@@ -259,26 +362,9 @@ fn dot_slices_any(order: DotOrder, a: &[f32], b: &[f32]) -> f32 {
 /// (l_i + l_{i+4}) and summed with two horizontal adds; the tail (n % 32) is added in order.
 #[inline(always)]
 pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
-    let mut acc = [[0f32; 8]; 4];
-    let np = n / 32 * 32;
-    for i in (0..np).step_by(32) {
-        for (j, accj) in acc.iter_mut().enumerate() {
-            for (l, al) in accj.iter_mut().enumerate() {
-                let k = i + 8 * j + l;
-                *al = fma(a(k), b(k), *al);
-            }
-        }
-    }
-    let mut x = [0f32; 8];
-    for (l, xl) in x.iter_mut().enumerate() {
-        *xl = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-    }
-    let t0 = [x[0] + x[4], x[1] + x[5], x[2] + x[6], x[3] + x[7]];
-    let mut sum = ((t0[0] + t0[1]) + (t0[2] + t0[3])) as f64;
-    for k in np..n {
-        sum += (a(k) * b(k)) as f64;
-    }
-    sum as f32
+    let order = DotOrder::GgmlVecDot;
+    let acc = fused_lanes::<32>(order.fused_len(n), &a, &b);
+    reduce(order, &acc, n, a, b)
 }
 
 /// `ggml_vec_dot_f16` in an AVX-512 build: four sixteen-lane accumulators over steps of 64
@@ -286,25 +372,9 @@ pub fn dot_ggml_f16(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32
 /// added in order in f64.
 #[inline(always)]
 pub fn dot_ggml_f16_avx512(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32 {
-    let mut acc = [[0f32; 16]; 4];
-    let np = n / 64 * 64;
-    for i in (0..np).step_by(64) {
-        for (j, accj) in acc.iter_mut().enumerate() {
-            for (l, al) in accj.iter_mut().enumerate() {
-                let k = i + 16 * j + l;
-                *al = fma(a(k), b(k), *al);
-            }
-        }
-    }
-    let mut x = [0f32; 16];
-    for (l, xl) in x.iter_mut().enumerate() {
-        *xl = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
-    }
-    let mut sum = hsum16(&x) as f64;
-    for k in np..n {
-        sum += (a(k) * b(k)) as f64;
-    }
-    sum as f32
+    let order = DotOrder::GgmlVecDotAvx512;
+    let acc = fused_lanes::<64>(order.fused_len(n), &a, &b);
+    reduce(order, &acc, n, a, b)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
-use super::float::{matvec_float, round_to_bf16, round_to_f16, DotOrder, FloatType};
+use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
 use super::q8::{matvec_q8, quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
 use crate::quant::dequant::dequantize_rows;
@@ -146,7 +146,7 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                     &s.xf[..w.cols]
                 }
             };
-            matvec_float(w.data, elem, xs, float_input.order, &mut s.row, out);
+            float_kernel(w.data, elem, xs, float_input.order, &mut s.row, out);
         }
         GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
             let nb = w.cols / QK8;
@@ -190,7 +190,11 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::simd128::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
+use super::simd128::{
+    matvec_float as float_kernel, matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes,
+};
 
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use super::float::matvec_float as float_kernel;
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};

@@ -2,9 +2,10 @@
 //!
 //! The numerics follow the reference engines exactly where the shared fixtures' README says they
 //! matter (int8 activation rounding, f64 sums in RMSNorm and softmax, f32 RoPE recurrence, F16
-//! rounding of attention operands). `simd128` versions of the ternary matrix-vector products
-//! (wasm32) give bit-identical results because their integer sums are exact; they are selected
-//! at compile time and tested against the scalar ones in Chromium.
+//! rounding of attention operands). `simd128` versions (wasm32) of the ternary and float
+//! matrix-vector products give bit-identical results (exact integer sums; exactly rounded
+//! fused multiply-adds); they are selected at compile time and tested against the scalar ones
+//! in Chromium.
 
 pub mod act;
 pub mod attention;

@@ -1,26 +1,10 @@
-//! wasm32 `simd128` versions of the ternary matrix-vector products. Their integer sums are exact
-//! and the float epilogue is the scalar one, so they give bit-identical results to
-//! `kernels::ternary` (checked in Chromium by `tests/wasm_kernels.rs`).
-
-#![cfg(target_arch = "wasm32")]
+//! simd128 ternary kernels (I2_S rows, TQ2_0 block lanes): exact integer sums, then the scalar
+//! float epilogue, so bit-identical to `kernels::ternary`.
 
 use core::arch::wasm32::*;
 
-use super::ternary::matvec_i2s_with;
-
-#[inline]
-fn load(b: &[u8], at: usize) -> v128 {
-    assert!(at + 16 <= b.len());
-    // SAFETY: bounds checked above; v128_load has no alignment requirement.
-    unsafe { v128_load(b.as_ptr().add(at) as *const v128) }
-}
-
-#[inline]
-fn load_i8(q: &[i8], at: usize) -> v128 {
-    assert!(at + 16 <= q.len());
-    // SAFETY: bounds checked above.
-    unsafe { v128_load(q.as_ptr().add(at) as *const v128) }
-}
+use super::{load, load_i8};
+use crate::kernels::ternary::matvec_i2s_with;
 
 #[inline]
 fn hsum_i32x4(v: v128) -> i32 {

@@ -1,0 +1,163 @@
+//! simd128 float matrix-vector product, bit for bit `kernels::float::matvec_float`.
+//!
+//! wasm has no fused multiply-add, so each lane's `fma(w, x, acc)` is done in f64: the product
+//! of two f32 values is exact there and the sum is rounded once; its rounding error (Knuth's
+//! TwoSum, exact) then turns the f64 sum into the round-to-odd one, and rounding that to f32
+//! gives the correctly rounded fused result (f64 has at least 24 + 2 bits; Boldo and Melquiond,
+//! "Emulation of FMA and correctly rounded sums", 2008). So no lane needs the scalar fallback
+//! that `float::fma_via_f64` takes on an f32 rounding midpoint, which F16 × F16 products hit
+//! often. The lanes, the reduction tree and the f64 tail are the scalar order's (`DotOrder`).
+
+use core::arch::wasm32::*;
+
+use super::load;
+use crate::kernels::float::{fused_lanes_from, reduce, DotOrder, FloatType};
+
+/// `fma(a, b, c)` rounded to f32 in each f64 lane, for f32 values `a`, `b`, `c` held as f64;
+/// the result is returned as f64 (exactly the f32 value).
+#[inline(always)]
+pub fn fma_f64x2(a: v128, b: v128, c: v128) -> v128 {
+    let p = f64x2_mul(a, b);
+    let s = f64x2_add(p, c);
+    let bb = f64x2_sub(s, p);
+    let err = f64x2_add(f64x2_sub(p, f64x2_sub(s, bb)), f64x2_sub(c, bb));
+    // err is NaN only for an infinite or NaN sum, which must stay as it is.
+    let inexact = f64x2_gt(f64x2_abs(err), f64x2_splat(0.0));
+    // Round to odd: truncate toward zero (one step down in magnitude where the exact sum lies
+    // below |s|, i.e. err and s differ in sign), then set the last bit.
+    let toward_zero = v128_and(i64x2_shr(v128_xor(s, err), 63), inexact);
+    let odd = v128_or(i64x2_add(s, toward_zero), v128_and(inexact, i64x2_splat(1)));
+    f64x2_promote_low_f32x4(f32x4_demote_f64x2_zero(odd))
+}
+
+/// Eight 16-bit values (16 bytes) each in the upper half of a 32-bit lane (two vectors): a
+/// BF16 value is then its f32, an F16 value has its sign in place.
+#[inline(always)]
+fn halves_up(h: v128) -> [v128; 2] {
+    let zero = i32x4_splat(0);
+    [
+        i8x16_shuffle::<16, 17, 0, 1, 16, 17, 2, 3, 16, 17, 4, 5, 16, 17, 6, 7>(h, zero),
+        i8x16_shuffle::<16, 17, 8, 9, 16, 17, 10, 11, 16, 17, 12, 13, 16, 17, 14, 15>(h, zero),
+    ]
+}
+
+/// Eight F16 values (16 bytes) to two f32x4, exactly (subnormals, infinities, NaN payloads;
+/// the same bits as `float::f16_bits_to_f32`).
+#[inline(always)]
+fn f16x8_to_f32(h: v128) -> [v128; 2] {
+    halves_up(h).map(|x| {
+        let sign = v128_and(x, u32x4_splat(0x8000_0000));
+        // Exponent and mantissa at the f32 positions: the value times 2^-112 (also for
+        // subnormals, which land on f32 subnormals), so a multiplication by 2^112 rebiases.
+        let em = u32x4_shr(v128_and(x, u32x4_splat(0x7fff_0000)), 3);
+        let v = f32x4_mul(em, f32x4_splat(f32::from_bits(0x7780_0000)));
+        // Infinity and NaN: all exponent bits set, the mantissa (payload) kept.
+        let inf_nan = i32x4_ge(em, i32x4_splat(0x0f80_0000));
+        v128_or(
+            v128_or(v, v128_and(inf_nan, u32x4_splat(0x7f80_0000))),
+            sign,
+        )
+    })
+}
+
+#[inline(always)]
+fn store(dst: &mut [f32], at: usize, v: v128) {
+    assert!(at + 4 <= dst.len());
+    // SAFETY: bounds checked above; v128_store has no alignment requirement.
+    unsafe { v128_store(dst.as_mut_ptr().add(at) as *mut v128, v) }
+}
+
+/// One row of `ty` values (the first `dst.len()` of `src`) to f32.
+pub fn row_to_f32(ty: FloatType, src: &[u8], dst: &mut [f32]) {
+    let n = dst.len();
+    let (width, elem_at) = (ty.bytes(), ty.elem_at());
+    let per_load = 16 / width;
+    let mut i = 0;
+    while i + per_load <= n {
+        let b = load(src, i * width);
+        let [lo, hi] = match ty {
+            FloatType::F32 => {
+                store(dst, i, b);
+                i += 4;
+                continue;
+            }
+            FloatType::F16 => f16x8_to_f32(b),
+            FloatType::BF16 => halves_up(b),
+        };
+        store(dst, i, lo);
+        store(dst, i + 4, hi);
+        i += 8;
+    }
+    for (k, d) in dst.iter_mut().enumerate().skip(i) {
+        *d = elem_at(src, k);
+    }
+}
+
+/// The lane sums of `P` f64x2 registers (`2P` lanes) over the first `full` terms of `w·x`
+/// (`full` a multiple of `2P`), with `x` widened to f64 once per matrix.
+#[inline(always)]
+fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [f32]) {
+    assert!(
+        full.is_multiple_of(2 * P) && full <= w.len() && full <= xd.len() && lanes.len() == 2 * P
+    );
+    let mut acc = [f64x2_splat(0.0); P];
+    for i in (0..full).step_by(2 * P) {
+        for (q, pair) in acc.chunks_exact_mut(2).enumerate() {
+            let at = i + 4 * q;
+            // SAFETY: at + 4 <= full, within both slices (asserted above).
+            let (wv, xl, xh) = unsafe {
+                (
+                    v128_load(w.as_ptr().add(at) as *const v128),
+                    v128_load(xd.as_ptr().add(at) as *const v128),
+                    v128_load(xd.as_ptr().add(at + 2) as *const v128),
+                )
+            };
+            let wl = f64x2_promote_low_f32x4(wv);
+            let wh = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(wv, wv));
+            pair[0] = fma_f64x2(wl, xl, pair[0]);
+            pair[1] = fma_f64x2(wh, xh, pair[1]);
+        }
+    }
+    for (l, a) in lanes.chunks_exact_mut(2).zip(acc) {
+        l[0] = f64x2_extract_lane::<0>(a) as f32;
+        l[1] = f64x2_extract_lane::<1>(a) as f32;
+    }
+}
+
+/// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64): `float::dot_slices`'s bits.
+pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64]) -> f32 {
+    let n = w.len().min(x.len());
+    let m = order.fused_len(n);
+    let width = order.lanes();
+    let full = m / width * width;
+    let mut acc = [0f32; 64];
+    let lanes = &mut acc[..width];
+    match order {
+        DotOrder::GgmlVecDot => fused_pairs::<16>(w, xd, full, lanes),
+        DotOrder::TinyBlas => fused_pairs::<4>(w, xd, full, lanes),
+        DotOrder::GgmlVecDotAvx512 => fused_pairs::<32>(w, xd, full, lanes),
+        DotOrder::TinyBlasAvx512 => fused_pairs::<8>(w, xd, full, lanes),
+    }
+    // tinyBLAS's last partial step, lane by lane.
+    fused_lanes_from(lanes, full, m, |k| w[k], |k| x[k]);
+    reduce(order, lanes, n, |k| w[k], |k| x[k])
+}
+
+/// Same contract as `float::matvec_float`.
+pub fn matvec_float(
+    data: &[u8],
+    ty: FloatType,
+    x: &[f32],
+    order: DotOrder,
+    row: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    let cols = x.len();
+    row.resize(cols, 0.0);
+    let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    let row_bytes = cols * ty.bytes();
+    for (r, o) in out.iter_mut().enumerate() {
+        row_to_f32(ty, &data[r * row_bytes..(r + 1) * row_bytes], row);
+        *o = dot_slices(order, row, x, &xd);
+    }
+}

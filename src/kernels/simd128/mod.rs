@@ -1,0 +1,30 @@
+//! wasm32 `simd128` versions of the hot kernels, each giving the scalar reference's bits
+//! (checked in Chromium by `tests/web_model.rs` and `tests/web_kernels.rs`): the ternary and
+//! 32-element block products because their integer sums are exact and the float epilogue keeps
+//! the scalar order; the float products because each lane's fused multiply-add is computed
+//! exactly (`float::fma_f64x2`).
+
+#![cfg(target_arch = "wasm32")]
+
+use core::arch::wasm32::*;
+
+pub mod float;
+pub mod ternary;
+
+pub use float::matvec_float;
+pub use ternary::{i2s_row_dot, matvec_i2s, tq2_block_lanes};
+
+/// 16 bytes at `at` (bounds checked; `v128_load` has no alignment requirement).
+#[inline(always)]
+fn load(b: &[u8], at: usize) -> v128 {
+    assert!(at + 16 <= b.len());
+    // SAFETY: bounds checked above.
+    unsafe { v128_load(b.as_ptr().add(at) as *const v128) }
+}
+
+#[inline(always)]
+fn load_i8(q: &[i8], at: usize) -> v128 {
+    assert!(at + 16 <= q.len());
+    // SAFETY: bounds checked above.
+    unsafe { v128_load(q.as_ptr().add(at) as *const v128) }
+}

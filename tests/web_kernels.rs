@@ -1,0 +1,280 @@
+//! In Chromium (wasm-pack test): every simd128 float and 32-element block kernel gives the
+//! scalar reference's bits, on random data, odd lengths and tails, f32 rounding midpoints,
+//! subnormal results and ±0/inf/NaN/subnormal weights. (The ternary kernels are checked in
+//! tests/web_model.rs.)
+//!
+//! Run: wasm-pack test --headless --chrome -- --no-default-features --test web_kernels
+#![cfg(target_arch = "wasm32")]
+
+use core::arch::wasm32::*;
+
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+use bitlens::kernels::float::{self, f16_bits_to_f32, fma_via_f64, DotOrder, FloatType};
+use bitlens::kernels::simd128;
+
+const ORDERS: [DotOrder; 4] = [
+    DotOrder::GgmlVecDot,
+    DotOrder::TinyBlas,
+    DotOrder::GgmlVecDotAvx512,
+    DotOrder::TinyBlasAvx512,
+];
+
+/// Deterministic pseudo-random numbers (xorshift64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A finite f32 with a 24-bit mantissa and an exponent in 2^-20..2^20, either sign.
+    fn wide(&mut self) -> f32 {
+        let r = self.next();
+        let v = f32::from_bits((r >> 41) as u32 | 0x3f80_0000) * 2f32.powi((r % 41) as i32 - 20);
+        if r & 1 << 20 == 0 {
+            v
+        } else {
+            -v
+        }
+    }
+
+    /// An F16 value as f32 (about 0.05 in size): its products with other F16 values have at
+    /// most 22 significant bits, so f32 sums of them land on rounding midpoints often.
+    fn f16ish(&mut self) -> f32 {
+        half::f16::from_f32(self.wide() * 0.05).to_f32()
+    }
+}
+
+/// Equal bits, or both NaN (wasm leaves a NaN's sign and payload open).
+fn same(a: f32, b: f32) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+fn assert_same(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            same(g, w),
+            "{what}: [{i}] {g:e} ({:#x}) vs {w:e} ({:#x})",
+            g.to_bits(),
+            w.to_bits()
+        );
+    }
+}
+
+/// `fma_f64x2` on two lanes against the scalar `fma_via_f64` (which is the fused result).
+fn check_fma(a: [f32; 2], b: [f32; 2], c: [f32; 2]) -> [f32; 2] {
+    let v = |x: [f32; 2]| f64x2(x[0] as f64, x[1] as f64);
+    let r = simd128::float::fma_f64x2(v(a), v(b), v(c));
+    let wide = [f64x2_extract_lane::<0>(r), f64x2_extract_lane::<1>(r)];
+    let got = wide.map(|v| v as f32);
+    for l in 0..2 {
+        // The result is an f32 value held in f64.
+        assert!(wide[l].is_nan() || got[l] as f64 == wide[l]);
+        let want = fma_via_f64(a[l], b[l], c[l]);
+        assert!(
+            same(got[l], want),
+            "fma({:e}, {:e}, {:e}) = {:e}, want {want:e}",
+            a[l],
+            b[l],
+            c[l],
+            got[l]
+        );
+    }
+    got
+}
+
+#[wasm_bindgen_test]
+fn fma_f64x2_is_the_fused_result() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut midpoints = 0;
+    for i in 0..400_000 {
+        let (a, b, c) = if i % 2 == 0 {
+            (
+                [rng.wide(), rng.wide()],
+                [rng.wide(), rng.wide()],
+                [rng.wide(), rng.wide()],
+            )
+        } else {
+            let acc = [rng.f16ish() * 40.0, rng.wide() * 1e-3];
+            (
+                [rng.f16ish(), rng.f16ish()],
+                [rng.f16ish(), rng.f16ish()],
+                acc,
+            )
+        };
+        check_fma(a, b, c);
+        for l in 0..2 {
+            let s = a[l] as f64 * b[l] as f64 + c[l] as f64;
+            midpoints += (s.to_bits() & 0x1fff_ffff == 0x1000_0000) as usize;
+        }
+    }
+    // The data must exercise the case where rounding the f64 sum to f32 is a tie.
+    assert!(midpoints > 1000, "{midpoints} midpoints");
+
+    let eps = f32::EPSILON;
+    let tiny = f32::from_bits(1); // the smallest subnormal
+    let cases: &[(f32, f32, f32)] = &[
+        // (1+e)^2 - 1 = 2e + e^2: an f32 midpoint in f64 only after rounding (inexact tie).
+        (1.0 + eps, 1.0 + eps, -1.0),
+        (1.0 + eps, 1.0 - eps / 2.0, 1.0),
+        (1.0 + eps, -(1.0 + eps), 1.0),
+        // Exact ties (rounded to even) and sums far below the accumulator's last bit.
+        (1.0, eps / 2.0, 1.0),
+        (1.0, eps / 2.0, 1.0 + eps),
+        (3.0, 1e-30, 1.0),
+        (-3.0, 1e-30, 1.0),
+        (1e-20, 1e-20, -1.0),
+        // Subnormal results, exact and rounded, and underflow to ±0.
+        (tiny, 0.5, 0.0),
+        (tiny, 1.5, 0.0),
+        (tiny, 2.5, -tiny),
+        (1e-30, 1e-10, 0.0),
+        (-1e-30, 1e-10, 0.0),
+        (f32::MIN_POSITIVE, 0.75, -f32::MIN_POSITIVE),
+        (1e-25, 1e-20, 0.0),
+        (-1e-25, 1e-20, 0.0),
+        // Signed zeros.
+        (0.0, 1.0, 0.0),
+        (-0.0, 1.0, 0.0),
+        (-0.0, 1.0, -0.0),
+        (0.0, -1.0, -0.0),
+        (1.0, 1.0, -1.0),
+        (-1.0, 1.0, 1.0),
+        // Overflow, infinities and NaN.
+        (f32::MAX, 2.0, 0.0),
+        (f32::MAX, 1.0, f32::MAX),
+        (f32::MAX, -2.0, f32::MAX),
+        (f32::INFINITY, 1.0, 5.0),
+        (f32::INFINITY, -1.0, 5.0),
+        (1.0, 5.0, f32::NEG_INFINITY),
+        (f32::INFINITY, 1.0, f32::NEG_INFINITY),
+        (f32::INFINITY, 0.0, 1.0),
+        (f32::NAN, 1.0, 1.0),
+        (1.0, 1.0, f32::NAN),
+    ];
+    for &(a, b, c) in cases {
+        let got = check_fma([a, -a], [b, b], [c, -c]);
+        assert!(same(got[0], a.mul_add(b, c)));
+    }
+}
+
+#[wasm_bindgen_test]
+fn f16_and_bf16_rows_convert_exactly() {
+    // Every F16 bit pattern (zeros, subnormals, infinities, NaNs), at an odd byte offset.
+    let mut bytes = vec![0u8];
+    bytes.extend((0..=u16::MAX).flat_map(|h| h.to_le_bytes()));
+    for len in [65536usize, 65533, 7, 1, 0] {
+        let mut got = vec![0f32; len];
+        simd128::float::row_to_f32(FloatType::F16, &bytes[1..], &mut got);
+        for (h, g) in got.iter().enumerate() {
+            let want = f16_bits_to_f32(h as u16);
+            assert_eq!(g.to_bits(), want.to_bits(), "F16 {h:#x} of a row of {len}");
+        }
+        let mut got = vec![0f32; len];
+        simd128::float::row_to_f32(FloatType::BF16, &bytes[1..], &mut got);
+        for (i, g) in got.iter().enumerate() {
+            assert_eq!(g.to_bits(), (i as u32) << 16, "BF16 {i}");
+        }
+    }
+    let mut rng = Rng(7);
+    let f32s: Vec<u8> = (0..4 * 1001).map(|_| rng.next() as u8).collect();
+    let mut got = vec![0f32; 1001];
+    simd128::float::row_to_f32(FloatType::F32, &f32s, &mut got);
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(
+            g.to_bits(),
+            u32::from_le_bytes(f32s[4 * i..4 * i + 4].try_into().unwrap())
+        );
+    }
+}
+
+/// Weights of `ty` for `rows × cols`: F16-like values, with every `special`-th one replaced by
+/// a random bit pattern (NaN, infinities, subnormals, ±0 among them) when `special > 0`.
+fn weights(ty: FloatType, n: usize, special: u64, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 * n + 1);
+    out.push(0xa5); // the matrix starts at offset 1: unaligned for every type
+    for _ in 0..n {
+        let r = rng.next();
+        let v = rng.f16ish();
+        let raw = special > 0 && r.is_multiple_of(special);
+        match ty {
+            FloatType::F32 => {
+                out.extend(if raw { (r >> 32) as u32 } else { v.to_bits() }.to_le_bytes())
+            }
+            FloatType::F16 => out.extend(
+                if raw {
+                    (r >> 48) as u16
+                } else {
+                    half::f16::from_f32(v).to_bits()
+                }
+                .to_le_bytes(),
+            ),
+            FloatType::BF16 => out.extend(
+                if raw {
+                    (r >> 48) as u16
+                } else {
+                    half::bf16::from_f32(v).to_bits()
+                }
+                .to_le_bytes(),
+            ),
+        }
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+fn simd128_float_matvec_equals_scalar() {
+    let mut rng = Rng(42);
+    let mut row = Vec::new();
+    for ty in [FloatType::F16, FloatType::BF16, FloatType::F32] {
+        for cols in [
+            1usize, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 65, 100, 127, 129, 257, 2560,
+        ] {
+            for special in [0u64, 3, 50] {
+                let rows = 5;
+                let w = weights(ty, rows * cols, special, &mut rng);
+                // x as the engines feed it (F16-rounded), then wide f32 values.
+                let mut x: Vec<f32> = (0..cols).map(|_| rng.f16ish()).collect();
+                if special == 50 {
+                    x.iter_mut().for_each(|v| *v = rng.wide());
+                }
+                for order in ORDERS {
+                    let mut want = vec![0f32; rows];
+                    let mut got = vec![0f32; rows];
+                    float::matvec_float(&w[1..], ty, &x, order, &mut row, &mut want);
+                    simd128::matvec_float(&w[1..], ty, &x, order, &mut row, &mut got);
+                    assert_same(
+                        &got,
+                        &want,
+                        &format!("{ty:?} {order:?} cols {cols} special {special}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A head-sized row count at 2B-4T's width, with F16 weights and an F16-rounded x as in a
+/// decode step: many midpoint sums, every row equal.
+#[wasm_bindgen_test]
+fn simd128_float_matvec_at_head_width() {
+    let mut rng = Rng(2560);
+    let (rows, cols) = (64, 2560);
+    let w = weights(FloatType::F16, rows * cols, 0, &mut rng);
+    let x: Vec<f32> = (0..cols).map(|_| rng.f16ish() * 30.0).collect();
+    let mut row = Vec::new();
+    for order in ORDERS {
+        let mut want = vec![0f32; rows];
+        let mut got = vec![0f32; rows];
+        float::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut got);
+        assert_same(&got, &want, &format!("{order:?}"));
+    }
+}
