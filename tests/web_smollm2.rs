@@ -74,11 +74,26 @@ fn runner(file: &GgufFile, isa: &str, max_tokens: usize) -> ModelRunner {
     ModelRunner::load(file, options.into()).unwrap()
 }
 
+/// Lets the page's event loop run (a `setTimeout(0)` round trip). The test runner's driver
+/// gives up on a renderer that stays busy for 30 s, so the test yields between tokens, as the
+/// page's worker does.
+async fn yield_now() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout =
+            js_sys::Function::from(Reflect::get(&js_sys::global(), &"setTimeout".into()).unwrap());
+        set_timeout
+            .call2(&JsValue::NULL, &resolve, &0.into())
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
 /// The prompt's ids (tokenized in wasm) and the greedy continuation of the baseline mode.
-fn generate(r: &mut ModelRunner, file: &GgufFile, prompt: &str) -> (Vec<u32>, Vec<u32>) {
+async fn generate(r: &mut ModelRunner, file: &GgufFile, prompt: &str) -> (Vec<u32>, Vec<u32>) {
     let prompt_ids = r.prompt(file, prompt, false).unwrap();
     let mut out = Vec::new();
     loop {
+        yield_now().await;
         let step = r.next_token(file, "baseline").unwrap();
         if step.is_undefined() {
             break;
@@ -106,7 +121,7 @@ async fn smollm2_greedy_continuations_match_llama_cpp_in_wasm() {
     );
     for case in cases {
         let want = ids(&case["greedy_ids"]);
-        let (prompt_ids, got) = generate(&mut r, &file, case["prompt"].as_str().unwrap());
+        let (prompt_ids, got) = generate(&mut r, &file, case["prompt"].as_str().unwrap()).await;
         assert_eq!(prompt_ids, ids(&case["prompt_ids"]));
         let same = got.iter().zip(&want).take_while(|(a, b)| a == b).count();
         web_sys::console::log_1(
@@ -123,6 +138,6 @@ async fn smollm2_greedy_continuations_match_llama_cpp_in_wasm() {
     // natively (tests/cli_run.rs): the option reaches the numerics.
     let last = cases.last().unwrap();
     let mut r = runner(&file, "avx2", 24);
-    let (_, got) = generate(&mut r, &file, last["prompt"].as_str().unwrap());
+    let (_, got) = generate(&mut r, &file, last["prompt"].as_str().unwrap()).await;
     assert_ne!(got, ids(&last["greedy_ids"]));
 }

@@ -47,8 +47,22 @@ export class NormsPanel {
     this.$rescale.checked = options.rescale;
     this.$strict.checked = options.strict;
     this.$verdict = el('p', { class: 'verdict', 'data-testid': 'norms-verdict' });
-    this.$chart = el('div', { class: 'chart-box', 'data-testid': 'norms-chart' });
     this.$rows = el('tbody');
+    this.$chart = el('div', { class: 'chart-box', 'data-testid': 'norms-chart' });
+    this.$table = el('table', { class: 'norm-stats', 'data-testid': 'norm-table', 'aria-label': 'norm gamma statistics', tabindex: '-1' }, [
+      el('thead', {}, el('tr', {}, ['Layer', 'Kind', 'Type', 'n', 'mean', 'std', 'RMS', 'min', 'max', 'RMS·√n', '1/√n', 'Verdict'].map((h) => el('th', {}, h)))),
+      this.$rows,
+    ]);
+    // The chart's text alternative is the table: say so under the chart, with a link to it.
+    const toTable = el('a', { href: '#', 'data-testid': 'norms-chart-table-link' }, 'the table below');
+    toTable.addEventListener('click', (e) => {
+      e.preventDefault();
+      this.$table.scrollIntoView({ block: 'start' });
+      this.$table.focus();
+    });
+    this.$chartNote = el('p', { class: 'hint', 'data-testid': 'norms-chart-note', hidden: '' }, [
+      'The chart\'s numbers are in ', toTable, ' (RMS column, one row per norm).',
+    ]);
     this.$outcome = el('p', { class: 'outcome', 'data-testid': 'rescale-outcome' });
     this.$records = el('tbody');
     this.$recordsTable = el('table', { class: 'records', 'data-testid': 'records', hidden: '' }, [
@@ -67,10 +81,8 @@ export class NormsPanel {
       this.$verdict,
       this.$error,
       this.$chart,
-      el('table', { class: 'norm-stats', 'data-testid': 'norm-table' }, [
-        el('thead', {}, el('tr', {}, ['Layer', 'Kind', 'Type', 'n', 'mean', 'std', 'RMS', 'min', 'max', 'RMS·√n', '1/√n', 'Verdict'].map((h) => el('th', {}, h)))),
-        this.$rows,
-      ]),
+      this.$chartNote,
+      this.$table,
       el('h4', {}, 'Experimental: rescale gamma by √n on load'),
       el('p', { class: 'hint' }, 'A diagnostic, not a fix: off by default (the gammas as stored, as bitnet.cpp uses them). Strict mode forbids load-time changes and refuses it. Page parameters: ?rescale=1, ?strict=1.'),
       el('div', { class: 'controls' }, [
@@ -164,8 +176,18 @@ export class NormsPanel {
       });
     }
     this.$chart.replaceChildren(all.length
-      ? logLineChart({ series, xLabels, yRange: normRange(all), yLabel: 'RMS (log)', title: 'gamma RMS per layer', width: 640, height: 260 })
+      ? logLineChart({
+        series,
+        xLabels,
+        yRange: normRange(all),
+        yLabel: 'RMS (log)',
+        title: 'gamma RMS per layer',
+        description: 'The same numbers are in the norm statistics table after the chart (RMS column, one row per norm); the dashed lines are 1/√n for each n.',
+        width: 640,
+        height: 260,
+      })
       : '');
+    this.$chartNote.hidden = all.length === 0;
   }
 
   _renderCorrections(c) {

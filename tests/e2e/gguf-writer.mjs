@@ -64,26 +64,34 @@ export function ggufHeader(metadata, tensors = []) {
   }
   let off = 0;
   let end = 0;
+  const offsets = [];
   for (const t of tensors) {
     h.str(t.name);
     h.u32(t.dims.length);
     for (const d of t.dims) h.u64(d);
     h.u32(GGML_F32);
     h.u64(off);
+    offsets.push(off);
     end = off + 4 * t.dims.reduce((a, b) => a * b, 1);
     off = Math.ceil(end / 32) * 32;
   }
   const raw = h.concat();
-  if (tensors.length === 0) return { header: raw, dataBytes: 0 };
+  if (tensors.length === 0) return { header: raw, dataBytes: 0, offsets };
   const header = new Uint8Array(Math.ceil(raw.length / 32) * 32);
   header.set(raw, 0);
-  return { header, dataBytes: end };
+  return { header, dataBytes: end, offsets };
 }
 
-/** A whole GGUF file in memory with zero-filled F32 tensors (see ggufHeader). */
+/**
+ * A whole GGUF file in memory (see ggufHeader); a tensor's data is its `values` (numbers, as
+ * F32) when it has them, else zeros.
+ */
 export function writeGguf(metadata, tensors = []) {
-  const { header, dataBytes } = ggufHeader(metadata, tensors);
+  const { header, dataBytes, offsets } = ggufHeader(metadata, tensors);
   const out = new Uint8Array(header.length + dataBytes);
   out.set(header, 0);
+  tensors.forEach((t, i) => {
+    if (t.values) out.set(new Uint8Array(Float32Array.from(t.values).buffer), header.length + offsets[i]);
+  });
   return out;
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chooseFile, pageFixture, waitForFile } from './browser.mjs';
+import { writeGguf } from './gguf-writer.mjs';
 
 const model = (name) => fileURLToPath(new URL(`../../www/models/${name}`, import.meta.url));
 const GOLDEN = JSON.parse(readFileSync(model('shakespeare-bitnet.golden.json'), 'utf8'));
@@ -55,6 +56,42 @@ async function download(page) {
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
+/** A chart's accessible name, its <title> and its text alternative (<desc>). */
+async function chartText(chart) {
+  const svg = chart.locator('svg');
+  return {
+    role: await svg.getAttribute('role'),
+    label: await svg.getAttribute('aria-label'),
+    title: await svg.locator(':scope > title').textContent(),
+    desc: await svg.locator(':scope > desc').textContent(),
+  };
+}
+
+/** The x-axis labels the chart draws, each with its extent, left to right, as rendered. */
+const xTicks = (chart) => chart.locator('svg text.x-tick').evaluateAll((ts) => ts
+  .map((t) => ({ text: t.textContent, x: t.getBBox().x, right: t.getBBox().x + t.getBBox().width }))
+  .sort((a, b) => a.x - b.x));
+
+/** Asserts that any two neighbouring x labels of `ticks` are at least 3 units apart (not just apart). */
+function assertNoOverlap(ticks) {
+  for (let i = 1; i < ticks.length; i++) {
+    assert.ok(ticks[i - 1].right + 3 <= ticks[i].x, `x labels too close: ${JSON.stringify(ticks.slice(i - 1, i + 1))}`);
+  }
+}
+
+/** A file with the norms of a 30-layer model (as 2B-4T has), F32, RMS varying by layer. */
+function thirtyLayerNorms() {
+  const norm = (n, rms) => Array.from({ length: n }, (_, i) => rms * (0.8 + (0.4 * ((i * 7919) % 101)) / 100));
+  const tensors = [];
+  for (let l = 0; l < 30; l++) {
+    for (const [kind, n, rms] of [['attn_norm', 256, 1 / 16], ['attn_sub_norm', 256, 0.9 + l / 60], ['ffn_norm', 256, 1.2], ['ffn_sub_norm', 640, 0.05 + l / 200]]) {
+      tensors.push({ name: `blk.${l}.${kind}.weight`, dims: [n], values: norm(n, rms) });
+    }
+  }
+  tensors.push({ name: 'output_norm.weight', dims: [256], values: norm(256, 1.5) });
+  return writeGguf([['general.architecture', 'bitnet-b1.58'], ['bitnet-b1.58.block_count', 30]], tensors);
+}
+
 describe('norms panel', () => {
   test('statistics of every gamma of the default model, as `bitlens stats` prints them', TIMEOUT, () => withPage('', async (page) => {
     assert.equal(await page.locator('[data-testid="norm-row"]').count(), 17);
@@ -71,6 +108,18 @@ describe('norms panel', () => {
     // The chart: one line per kind plus 1/sqrt(128) and 1/sqrt(384).
     const labels = await page.locator('[data-testid="norms-chart"] svg g.series').evaluateAll((gs) => gs.map((g) => g.dataset.label));
     assert.deepEqual(labels, ['attn_norm', 'attn_sub_norm', 'ffn_norm', 'ffn_sub_norm', 'output_norm', '1/√128', '1/√384']);
+    // An image to assistive technology, named by what it shows; its text alternative is the table.
+    const label = 'gamma RMS per layer: log-scale line chart of attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm, output_norm, 1/√128, 1/√384 by layer (0 to out)';
+    assert.deepEqual(await chartText(page.getByTestId('norms-chart')), {
+      role: 'img',
+      label,
+      title: label,
+      desc: 'The same numbers are in the norm statistics table after the chart (RMS column, one row per norm); the dashed lines are 1/√n for each n.',
+    });
+    assert.equal(await page.getByTestId('norms-chart-note').textContent(), 'The chart\'s numbers are in the table below (RMS column, one row per norm).');
+    await page.getByTestId('norms-chart-table-link').click();
+    assert.equal(await page.getByTestId('norm-table').evaluate((t) => t.getRootNode().activeElement === t), true);
+    assert.deepEqual((await xTicks(page.getByTestId('norms-chart'))).map((t) => t.text), ['0', '1', '2', '3', 'out']);
     // Off by default: no records.
     assert.equal(await page.getByTestId('rescale-outcome').getAttribute('data-status'), 'off');
     assert.equal(await page.locator('[data-testid="record-row"]').count(), 0);
@@ -78,6 +127,37 @@ describe('norms panel', () => {
     await openTwin(page);
     assert.match(await page.getByTestId('norms-verdict').textContent(), /^16 of 17 norm gammas look pre-scaled by 1\/sqrt\(n\)/);
     assert.deepEqual((await normRow(page, 'blk.0.attn_norm.weight')).slice(-2), ['0.088388', 'looks pre-scaled by 1/sqrt(n)']);
+  }));
+
+  test('30 layers (as 2B-4T): no two x labels of a chart overlap; the narrower chart thins them', TIMEOUT, () => withPage('', async (page) => {
+    await chooseFile(page, { name: 'norms30.gguf', buffer: Buffer.from(thirtyLayerNorms()) });
+    await waitForFile(page, 'norms30.gguf');
+    await page.locator('[data-testid="norm-row"][data-name="blk.29.ffn_sub_norm.weight"]').waitFor();
+    assert.equal(await page.locator('[data-testid="norm-row"]').count(), 121);
+    const chart = page.getByTestId('norms-chart');
+    assert.match((await chartText(chart)).label, /^gamma RMS per layer: .* by layer \(0 to out\)$/);
+    const norms = await xTicks(chart);
+    assertNoOverlap(norms);
+    // 640 wide: room for every layer.
+    assert.deepEqual(norms.map((t) => t.text), [...Array.from({ length: 30 }, (_, i) => String(i)), 'out']);
+    // The generate panel's probe chart (440 wide) for 30 layers, drawn where that panel puts it:
+    // this file cannot run, so the chart module is called with a 30-layer probe.
+    const probe = page.getByTestId('probe-baseline');
+    await probe.evaluate(async (box) => {
+      const { logLineChart } = await import('/chart.js');
+      const points = Array.from({ length: 30 }, (_, i) => [i, 1 + i / 3]);
+      box.replaceChildren(logLineChart({
+        series: [{ label: 'residual after FFN', color: '#d9480f', points }],
+        xLabels: points.map(([i]) => String(i)),
+        yLabel: 'RMS (log)',
+        title: 'activation RMS per layer, latest token',
+        width: 440,
+      }));
+    });
+    const ticks = await xTicks(probe);
+    assertNoOverlap(ticks);
+    // Every second layer, and the last (28 gives way to 29).
+    assert.deepEqual(ticks.map((t) => t.text), [...Array.from({ length: 14 }, (_, i) => String(2 * i)), '29']);
   }));
 
   test('?rescale=1 shows one record per norm with factor sqrt(n)', TIMEOUT, () => withPage('?rescale=1', async (page) => {
@@ -155,6 +235,13 @@ describe('A/B generation panel', () => {
       assert.equal(faithful[mode].charts, 3, `${mode}: three probe lines`);
     }
     assert.equal(faithful.baseline.text, ' and I am a man.\n\n');
+    // The probe charts: named by what they show, with every plotted value as text alternative.
+    for (const mode of ['baseline', 'rescaled']) {
+      const chart = await chartText(page.getByTestId(`probe-${mode}`));
+      const label = 'activation RMS per layer, latest token: log-scale line chart of residual after attention, residual after FFN, attn_norm output by layer (0 to 3)';
+      assert.deepEqual([chart.role, chart.label, chart.title], ['img', label, label]);
+      assert.match(chart.desc, /^The values: residual after attention: 0 = [\d.]+, 1 = [\d.]+, 2 = [\d.]+, 3 = [\d.]+; residual after FFN: 0 = /);
+    }
     // Prompt perplexity under each mode (scored by default): the stored gammas win here.
     for (const mode of ['baseline', 'rescaled']) {
       assert.match(faithful[mode].score, /^prompt perplexity \S+ \(mean NLL \d+\.\d{3} nats over \d+ tokens\)$/);
