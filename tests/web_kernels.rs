@@ -13,6 +13,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 use bitlens::kernels::float::{self, f16_bits_to_f32, fma_via_f64, DotOrder, FloatType};
+use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
 use bitlens::kernels::simd128;
 
 const ORDERS: [DotOrder; 4] = [
@@ -261,20 +262,115 @@ fn simd128_float_matvec_equals_scalar() {
     }
 }
 
-/// A head-sized row count at 2B-4T's width, with F16 weights and an F16-rounded x as in a
-/// decode step: many midpoint sums, every row equal.
+/// A head-sized row count at 2B-4T's width, with F16 weights and an F16 x as in a decode step
+/// (the "F16 grid" path: plain f64 sums, many of them on f32 rounding midpoints), plus rows
+/// with a large lane sum (also only for a while) and an infinity; every row equal to the
+/// scalar reference.
 #[wasm_bindgen_test]
-fn simd128_float_matvec_at_head_width() {
+fn simd128_f16_matvec_on_the_f16_grid() {
     let mut rng = Rng(2560);
-    let (rows, cols) = (64, 2560);
-    let w = weights(FloatType::F16, rows * cols, 0, &mut rng);
-    let x: Vec<f32> = (0..cols).map(|_| rng.f16ish() * 30.0).collect();
+    let (rows, cols) = (64, 2560 + 37);
+    let f16 = |v: f32| half::f16::from_f32(v);
+    let mut w: Vec<half::f16> = (0..rows * cols)
+        .map(|_| f16(((rng.next() % 2001) as f32 / 1000.0 - 1.0) * 0.05))
+        .collect();
+    let x: Vec<f32> = (0..cols)
+        .map(|_| f16((rng.next() % 2001) as f32 / 250.0 - 4.0).to_f32())
+        .collect();
+    // Row 1: one lane's sum passes 32 and comes back; row 2: a large weight stays; row 3: inf.
+    let big = |x: f32| f16(40.0 / x);
+    w[cols + 64] = big(x[64]);
+    w[cols + 128] = f16(-40.0 / x[128]);
+    w[2 * cols + 5] = big(x[5]);
+    w[3 * cols + 7] = half::f16::INFINITY;
+    let bytes: Vec<u8> = w.iter().flat_map(|h| h.to_le_bytes()).collect();
     let mut row = Vec::new();
     for order in ORDERS {
         let mut want = vec![0f32; rows];
         let mut got = vec![0f32; rows];
-        float::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut want);
-        simd128::matvec_float(&w[1..], FloatType::F16, &x, order, &mut row, &mut got);
+        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}"));
+        assert!(want[3].is_infinite() || want[3].is_nan());
+        // The F16 grid path called directly.
+        let wr: Vec<f32> = w[..cols].iter().map(|h| h.to_f32()).collect();
+        let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+        let fast = simd128::float::dot_slices(order, &wr, &x, &xd, true);
+        assert_same(&[fast], &want[..1], &format!("{order:?} F16 grid"));
+    }
+    // Every finite F16 exponent on both sides (subnormals, 65504, cancellations).
+    let finite = |r: u64| {
+        let h = r as u16;
+        if h & 0x7c00 == 0x7c00 {
+            h & 0x83ff
+        } else {
+            h
+        }
+    };
+    let bytes: Vec<u8> = (0..rows * cols)
+        .flat_map(|_| finite(rng.next() >> 20).to_le_bytes())
+        .collect();
+    let x: Vec<f32> = (0..cols)
+        .map(|_| half::f16::from_bits(finite(rng.next() >> 30)).to_f32())
+        .collect();
+    for order in ORDERS {
+        let mut want = vec![0f32; rows];
+        let mut got = vec![0f32; rows];
+        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
+        assert_same(&got, &want, &format!("{order:?}, random F16 bits"));
+    }
+}
+
+/// Random blocks of `kind` (every byte random, so the F16 scales include zeros, subnormals,
+/// infinities and NaNs now and then) with realistic scales in all but every 16th block.
+fn blocks(kind: Block32, n_blocks: usize, rng: &mut Rng) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n_blocks * kind.bytes());
+    for b in 0..n_blocks {
+        let mut blk: Vec<u8> = (0..kind.bytes()).map(|_| rng.next() as u8).collect();
+        if b % 16 != 0 {
+            let d = half::f16::from_f32(rng.wide() * 1e-3).to_le_bytes();
+            blk[..2].copy_from_slice(&d);
+            if kind == Block32::Q4_1 {
+                let m = half::f16::from_f32(rng.wide() * 1e-3).to_le_bytes();
+                blk[2..4].copy_from_slice(&m);
+            }
+        }
+        out.extend(blk);
+    }
+    out
+}
+
+#[wasm_bindgen_test]
+fn simd128_q8_block_matvec_equals_scalar() {
+    let mut rng = Rng(32);
+    for kind in [Block32::Q8_0, Block32::Q4_0, Block32::Q4_1] {
+        for cols in [32usize, 64, 96, 576, 1536, 2560] {
+            let rows = 9;
+            let nb = cols / QK8;
+            let w = blocks(kind, rows * nb, &mut rng);
+            let x: Vec<f32> = (0..cols).map(|_| rng.wide()).collect();
+            let (mut q, mut d, mut s) = (vec![0i8; cols], vec![0f32; nb], vec![0f32; nb]);
+            quantize_q8(&x, &mut q, &mut d, &mut s);
+            let mut want = vec![0f32; rows];
+            let mut got = vec![0f32; rows];
+            q8::matvec_q8(kind, &w, &q, &d, &s, &mut want);
+            simd128::matvec_q8(kind, &w, &q, &d, &s, &mut got);
+            assert_same(&got, &want, &format!("{kind:?} cols {cols}"));
+            // Extremes of the integer lanes: -128 weights (Q8_0) and activations.
+            let extreme = vec![-128i8; cols];
+            let mut w8 = w.clone();
+            if kind == Block32::Q8_0 {
+                w8.chunks_exact_mut(kind.bytes())
+                    .for_each(|b| b[2..].fill(0x80));
+            } else {
+                let at = kind.bytes() - 16;
+                w8.chunks_exact_mut(kind.bytes())
+                    .for_each(|b| b[at..].fill(0xff));
+            }
+            q8::matvec_q8(kind, &w8, &extreme, &d, &s, &mut want);
+            simd128::matvec_q8(kind, &w8, &extreme, &d, &s, &mut got);
+            assert_same(&got, &want, &format!("{kind:?} cols {cols}, extremes"));
+        }
     }
 }

@@ -25,6 +25,7 @@ pub fn hsum8(l: &[f32; 8]) -> f32 {
 /// CPU has FMA); on wasm32, which has no fused multiply-add, through f64: `a·b` is exact there,
 /// and rounding the f64 sum to f32 gives the fused result except when that sum lies exactly on
 /// an f32 rounding midpoint (or in the subnormal range), where the exact library routine runs.
+/// A zero sum is exact (f32 products cannot underflow f64) and has the fused result's sign.
 #[inline(always)]
 pub fn fma(a: f32, b: f32, c: f32) -> f32 {
     #[cfg(target_arch = "wasm32")]
@@ -43,7 +44,8 @@ pub fn fma_via_f64(a: f32, b: f32, c: f32) -> f32 {
     let s = a as f64 * b as f64 + c as f64;
     // An f32 midpoint, seen as f64, has bit 28 set and bits 0..28 clear.
     let midpoint = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
-    if midpoint || s.abs() < f32::MIN_POSITIVE as f64 {
+    // (Zero sums are common in padded attention, and the library routine is slow.)
+    if midpoint || (s != 0.0 && s.abs() < f32::MIN_POSITIVE as f64) {
         return a.mul_add(b, c);
     }
     s as f32
@@ -453,6 +455,23 @@ mod tests {
         let (a, b, c) = (1.0 + f32::EPSILON, 1.0 + f32::EPSILON, -1.0);
         assert_eq!(fma_via_f64(a, b, c), a.mul_add(b, c));
         assert_eq!(fma_via_f64(1e-30, 1e-10, 0.0), 1e-30f32.mul_add(1e-10, 0.0));
+        // Zero sums: the sign follows the fused rules (exact cancellation gives +0).
+        for (a, b, c) in [
+            (0.0f32, 1.0f32, 0.0f32),
+            (-0.0, 1.0, 0.0),
+            (-0.0, 1.0, -0.0),
+            (0.0, -1.0, -0.0),
+            (1.0, 1.0, -1.0),
+            (-1.0, 1.0, 1.0),
+            (-1.5, -2.0, -3.0),
+            (0.0, 0.0, -0.0),
+        ] {
+            assert_eq!(
+                fma_via_f64(a, b, c).to_bits(),
+                a.mul_add(b, c).to_bits(),
+                "{a} {b} {c}"
+            );
+        }
     }
 
     #[test]

@@ -214,7 +214,8 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
 // inside `x86`), else the scalar references.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::simd128::{
-    matvec_float as float_kernel, matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes,
+    matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
+    tq2_block_lanes as tq2_lanes,
 };
 #[cfg(target_arch = "x86_64")]
 use super::x86::{
@@ -227,7 +228,10 @@ use super::x86::{
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
 use super::float::matvec_float as float_kernel;
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
 use super::q8::matvec_q8 as q8_kernel;
 #[cfg(not(any(
     target_arch = "x86_64",

@@ -6,9 +6,13 @@
 //! gives the correctly rounded fused result (f64 has at least 24 + 2 bits; Boldo and Melquiond,
 //! "Emulation of FMA and correctly rounded sums", 2008). So no lane needs the scalar fallback
 //! that `float::fma_via_f64` takes on an f32 rounding midpoint, which F16 × F16 products hit
-//! often. The lanes, the reduction tree and the f64 tail are the scalar order's (`DotOrder`).
+//! often. When both operands are F16 values (an F16 weight times the activation converted to
+//! F16, as the engines do) even that is unnecessary (see `fused_pairs`). The lanes, the
+//! reduction tree and the f64 tail are the scalar order's (`DotOrder`).
 
 use core::arch::wasm32::*;
+
+use half::f16;
 
 use super::load;
 use crate::kernels::float::{fused_lanes_from, reduce, DotOrder, FloatType};
@@ -94,12 +98,22 @@ pub fn row_to_f32(ty: FloatType, src: &[u8], dst: &mut [f32]) {
 }
 
 /// The lane sums of `P` f64x2 registers (`2P` lanes) over the first `full` terms of `w·x`
-/// (`full` a multiple of `2P`), with `x` widened to f64 once per matrix.
+/// (`full` a multiple of `2P`), with `x` widened to f64 once per matrix. With `F16_GRID` every
+/// `w[i]` and `x[i]` is an F16 value, and each step is the plain f64 sum rounded to f32, which
+/// is then always the fused result: a product of two F16 values has at most 22 significant
+/// bits, so where adding it to an f32 accumulator is inexact in f64 (exponents more than 29
+/// apart) the smaller operand is below 2^-25 of the larger, too small to bring the f64 sum onto
+/// an f32 rounding midpoint, and where it is exact (ties included) one rounding is right.
+/// Otherwise each step is `fma_f64x2`.
 #[inline(always)]
-fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [f32]) {
-    assert!(
-        full.is_multiple_of(2 * P) && full <= w.len() && full <= xd.len() && lanes.len() == 2 * P
-    );
+fn fused_pairs<const P: usize, const F16_GRID: bool>(
+    w: &[f32],
+    xd: &[f64],
+    full: usize,
+    lanes: &mut [f32],
+) {
+    assert!(full.is_multiple_of(2 * P) && full <= w.len() && full <= xd.len());
+    assert_eq!(lanes.len(), 2 * P);
     let mut acc = [f64x2_splat(0.0); P];
     for i in (0..full).step_by(2 * P) {
         for (q, pair) in acc.chunks_exact_mut(2).enumerate() {
@@ -114,8 +128,14 @@ fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [
             };
             let wl = f64x2_promote_low_f32x4(wv);
             let wh = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(wv, wv));
-            pair[0] = fma_f64x2(wl, xl, pair[0]);
-            pair[1] = fma_f64x2(wh, xh, pair[1]);
+            for (a, (wp, xp)) in pair.iter_mut().zip([(wl, xl), (wh, xh)]) {
+                *a = if F16_GRID {
+                    let s = f64x2_add(f64x2_mul(wp, xp), *a);
+                    f64x2_promote_low_f32x4(f32x4_demote_f64x2_zero(s))
+                } else {
+                    fma_f64x2(wp, xp, *a)
+                };
+            }
         }
     }
     for (l, a) in lanes.chunks_exact_mut(2).zip(acc) {
@@ -124,8 +144,24 @@ fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [
     }
 }
 
-/// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64): `float::dot_slices`'s bits.
-pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64]) -> f32 {
+/// `fused_pairs` on the F16 grid or not.
+fn order_lanes<const P: usize>(
+    f16_grid: bool,
+    w: &[f32],
+    xd: &[f64],
+    full: usize,
+    lanes: &mut [f32],
+) {
+    if f16_grid {
+        fused_pairs::<P, true>(w, xd, full, lanes)
+    } else {
+        fused_pairs::<P, false>(w, xd, full, lanes)
+    }
+}
+
+/// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64; `f16_grid`: every `w[i]` and `x[i]`
+/// is an F16 value): `float::dot_slices`'s bits.
+pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64], f16_grid: bool) -> f32 {
     let n = w.len().min(x.len());
     let m = order.fused_len(n);
     let width = order.lanes();
@@ -133,10 +169,10 @@ pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64]) -> f32 {
     let mut acc = [0f32; 64];
     let lanes = &mut acc[..width];
     match order {
-        DotOrder::GgmlVecDot => fused_pairs::<16>(w, xd, full, lanes),
-        DotOrder::TinyBlas => fused_pairs::<4>(w, xd, full, lanes),
-        DotOrder::GgmlVecDotAvx512 => fused_pairs::<32>(w, xd, full, lanes),
-        DotOrder::TinyBlasAvx512 => fused_pairs::<8>(w, xd, full, lanes),
+        DotOrder::GgmlVecDot => order_lanes::<16>(f16_grid, w, xd, full, lanes),
+        DotOrder::TinyBlas => order_lanes::<4>(f16_grid, w, xd, full, lanes),
+        DotOrder::GgmlVecDotAvx512 => order_lanes::<32>(f16_grid, w, xd, full, lanes),
+        DotOrder::TinyBlasAvx512 => order_lanes::<8>(f16_grid, w, xd, full, lanes),
     }
     // tinyBLAS's last partial step, lane by lane.
     fused_lanes_from(lanes, full, m, |k| w[k], |k| x[k]);
@@ -155,9 +191,11 @@ pub fn matvec_float(
     let cols = x.len();
     row.resize(cols, 0.0);
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+    // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
+    let f16_grid = ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v);
     let row_bytes = cols * ty.bytes();
     for (r, o) in out.iter_mut().enumerate() {
         row_to_f32(ty, &data[r * row_bytes..(r + 1) * row_bytes], row);
-        *o = dot_slices(order, row, x, &xd);
+        *o = dot_slices(order, row, x, &xd, f16_grid);
     }
 }

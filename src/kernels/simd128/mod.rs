@@ -9,9 +9,11 @@
 use core::arch::wasm32::*;
 
 pub mod float;
+pub mod q8;
 pub mod ternary;
 
 pub use float::matvec_float;
+pub use q8::matvec_q8;
 pub use ternary::{i2s_row_dot, matvec_i2s, tq2_block_lanes};
 
 /// 16 bytes at `at` (bounds checked; `v128_load` has no alignment requirement).
