@@ -6,6 +6,7 @@ use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
+use super::par::split_rows;
 use super::q8::{quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
 use crate::quant::dequant::dequantize_rows;
@@ -41,6 +42,8 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
 /// Reusable buffers for quantized activations (sized on first use, then reused).
 #[derive(Default, Debug)]
 pub struct ActScratch {
+    /// Threads for the row-parallel products (0 or 1: the calling thread only; natively only).
+    pub threads: usize,
     q: Vec<i8>,
     d: Vec<f32>,
     s: Vec<f32>,
@@ -112,19 +115,28 @@ impl FloatInput {
 pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
     assert_eq!(x.len(), w.cols, "matvec input length");
     assert_eq!(out.len(), w.rows, "matvec output length");
+    let threads = s.threads;
+    let rows = |f: &(dyn Fn(&[u8], &mut [f32]) + Sync), out: &mut [f32]| {
+        split_rows(threads, w.data, w.cols, out, f)
+    };
     match w.ty {
         GgmlType::I2_S => {
             grow(&mut s.q, w.cols);
             let q = &mut s.q[..w.cols];
             let scale = quantize_i8_row(x, q);
-            i2s_kernel(w.data, w.scale, q, scale, out);
+            let q = &*q;
+            rows(&|d, o| i2s_kernel(d, w.scale, q, scale, o), out);
         }
         GgmlType::TQ1_0 | GgmlType::TQ2_0 => {
             let (q, d, bsums) = s.q8k(x);
             if w.ty == GgmlType::TQ2_0 {
-                ternary::matvec_tq2_lanes(w.data, tq2_lanes, q, d, bsums, out);
+                rows(&|data, o| tq2_kernel(data, q, d, bsums, o), out);
             } else {
-                ternary::matvec_tq(w.data, TQ1_BLOCK_BYTES, ternary::tq1_block_dot, q, d, out);
+                let tq1 = ternary::tq1_block_dot;
+                rows(
+                    &|data, o| ternary::matvec_tq(data, TQ1_BLOCK_BYTES, tq1, q, d, o),
+                    out,
+                );
             }
         }
         GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 => {
@@ -146,7 +158,15 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                     &s.xf[..w.cols]
                 }
             };
-            float_kernel(w.data, elem, xs, float_input.order, &mut s.row, out);
+            let order = float_input.order;
+            if threads <= 1 {
+                float_kernel(w.data, elem, xs, order, &mut s.row, out);
+            } else {
+                rows(
+                    &|d, o| float_kernel(d, elem, xs, order, &mut Vec::new(), o),
+                    out,
+                );
+            }
         }
         GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0 => {
             let nb = w.cols / QK8;
@@ -160,7 +180,8 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 GgmlType::Q4_1 => Block32::Q4_1,
                 _ => Block32::Q8_0,
             };
-            q8_kernel(kind, w.data, q, d, sums, out);
+            let (q, d, sums) = (&*q, &*d, &*sums);
+            rows(&|data, o| q8_kernel(kind, data, q, d, sums, o), out);
         }
         GgmlType::Q4_K | GgmlType::Q6_K => {
             // Against Q8_K activations as mainline does, but through dequantized weight rows:
@@ -189,15 +210,37 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     }
 }
 
+// The kernels: simd128 on wasm32 (chosen at compile time), AVX2 on x86-64 (chosen at run time
+// inside `x86`), else the scalar references.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::simd128::{
     matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
     tq2_block_lanes as tq2_lanes,
 };
+#[cfg(target_arch = "x86_64")]
+use super::x86::{
+    matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
+    matvec_tq2 as tq2_kernel,
+};
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
 use super::float::matvec_float as float_kernel;
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
 use super::q8::matvec_q8 as q8_kernel;
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
 use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
+
+/// TQ2_0 rows through the reference lane order with this target's lane kernel.
+#[cfg(not(target_arch = "x86_64"))]
+fn tq2_kernel(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
+    ternary::matvec_tq2_lanes(packed, tq2_lanes, q, d, bsums, out);
+}

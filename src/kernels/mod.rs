@@ -13,12 +13,15 @@ pub mod float;
 pub mod math;
 pub mod matrix;
 pub mod norm;
+pub mod par;
 pub mod q8;
 pub mod rope;
 pub mod ternary;
 
 #[cfg(target_arch = "wasm32")]
 pub mod simd128;
+#[cfg(target_arch = "x86_64")]
+pub mod x86;
 
 pub use act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 pub use matrix::{matvec, ActScratch, Matrix};

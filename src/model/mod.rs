@@ -46,6 +46,9 @@ pub struct Model {
     /// were made; AVX-512 for goldens from an AVX-512 machine).
     pub isa: Isa,
     pub theta_scale: f32,
+    /// Threads for the large matrix-vector products of each new run state (natively; the
+    /// results are the same for any count).
+    pub threads: usize,
 }
 
 impl Model {
@@ -72,6 +75,7 @@ impl Model {
             engine,
             isa: Isa::Avx2,
             theta_scale,
+            threads: 1,
         })
     }
 
@@ -94,6 +98,8 @@ impl Model {
     }
 
     pub fn new_state(&self, n_ctx: usize) -> Result<RunState, ModelError> {
-        RunState::new(&self.config, n_ctx)
+        let mut s = RunState::new(&self.config, n_ctx)?;
+        s.act.threads = self.threads;
+        Ok(s)
     }
 }

@@ -19,7 +19,7 @@ commands:
   inspect FILE [--json]      metadata and tensor table of a GGUF file
   stats FILE [--json]        norm gamma statistics per layer (records if BITNET_RESCALE_GAMMA_ON_LOAD=1)
   export FILE OUT            write FILE with the experimental gamma rescale if BITNET_RESCALE_GAMMA_ON_LOAD=1
-  run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--chat] [--isa avx2|avx512] [--score] [--ab] [--json]
+  run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--chat] [--isa avx2|avx512] [--score] [--ab] [--threads N] [--json]
                              generate text (BITNET_RESCALE_GAMMA_ON_LOAD=1: rescaled norm gammas)
   tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
 ";

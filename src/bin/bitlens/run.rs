@@ -1,12 +1,15 @@
 //! `bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P
 //! --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score]
-//! [--ab] [--json]`: generate text. `--score` also scores the prompt (each token's negative
+//! [--ab] [--threads N] [--json]`: generate text. `--score` also scores the prompt (each token's negative
 //! log-likelihood given the ones before; mean and perplexity), which costs one head product per
 //! prompt token. `--isa` picks which x86 build of the reference engines to mirror bit for bit
 //! (ggml rounds differently on AVX2 and AVX-512); the default is AVX2.
 //! `--ab` runs the gammas as stored and rescaled by sqrt(n) from one load, one after the other
 //! with the same prompt and seed, each with its prompt perplexity and per-layer activation RMS,
 //! then says which predicts the prompt better (strict mode: baseline only).
+//! `--threads N` splits the rows of each large matrix-vector product across N threads (default:
+//! the machine's available parallelism); rows are independent, so the output is the same for
+//! any N.
 //!
 //! Honors `BITNET_RESCALE_GAMMA_ON_LOAD` / `BITNET_STRICT_MODE` through the norms module (the
 //! norm gammas used are the file's, or rescaled by sqrt(n)). Text streams to stdout; the memory
@@ -21,7 +24,7 @@ use bitlens::norms::policy::STRICT_REFUSAL;
 use bitlens::norms::RescalePolicy;
 use bitlens::tokenizer::{format_chat, ChatMessage, Tokenizer};
 
-const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--ab] [--json]";
+const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--ab] [--threads N] [--json]";
 
 struct Args {
     path: String,
@@ -34,6 +37,7 @@ struct Args {
     score: bool,
     ab: bool,
     isa: Isa,
+    threads: usize,
     sampler: SamplerConfig,
 }
 
@@ -51,6 +55,7 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
         score: false,
         ab: false,
         isa: Isa::Avx2,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         sampler: SamplerConfig::default(),
     };
     let mut greedy = false;
@@ -95,6 +100,12 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             "--json" => out.json = true,
             "--score" => out.score = true,
             "--ab" => out.ab = true,
+            "--threads" => {
+                out.threads = num("--threads", value("--threads")?)?;
+                if out.threads == 0 {
+                    return Err(format!("--threads must be at least 1\n{USAGE}"));
+                }
+            }
             "--isa" => out.isa = Isa::from_name(&value("--isa")?).map_err(|e| format!("--{e}"))?,
             s if s.starts_with('-') => return Err(format!("unknown option {s}\n{USAGE}")),
             s if path.is_none() => path = Some(s.to_string()),
@@ -123,6 +134,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
     let g = Gguf::parse(&file).map_err(|e| format!("{path}: {e}"))?;
     let mut model = Model::load(&g, &file).map_err(|e| format!("{path}: {e}"))?;
     model.isa = a.isa;
+    model.threads = a.threads;
     let tok = Tokenizer::from_gguf(&g).map_err(|e| format!("{path}: {e}"))?;
 
     let policy = RescalePolicy::from_env();
@@ -210,12 +222,14 @@ impl Run<'_> {
         let plan = m.memory_plan(self.n_ctx);
         let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
         eprintln!(
-            "bitlens: {} ({}), context {}: KV cache {:.1} MiB + activations {:.1} MiB per mode; {norms}",
+            "bitlens: {} ({}), {} thread{}, context {}: KV cache {:.1} MiB + activations {:.1} MiB per mode; {norms}",
             m.config.arch_name,
             match m.engine {
                 bitlens::model::Engine::BitnetCpp => "bitnet.cpp numerics",
                 bitlens::model::Engine::LlamaCpp => "llama.cpp numerics",
             },
+            m.threads,
+            if m.threads == 1 { "" } else { "s" },
             self.n_ctx,
             mib(plan.kv_cache),
             mib(plan.activations),

@@ -1,0 +1,169 @@
+//! AVX2 float matrix-vector products (F16/BF16/F32 weights) in any `DotOrder`: lane k of the
+//! order (term i in lane `i % lanes`) is lane `k % 8` of register `k / 8`, each term fused in
+//! with an FMA instruction, exactly as the scalar `fused_lanes` does with `f32::mul_add`; the
+//! order's partial last step, its reduction and its f64 tail are the scalar code itself.
+
+use core::arch::x86_64::*;
+
+use super::has_avx2_fma_f16c;
+use crate::kernels::float::{self as scalar, fused_lanes_from, reduce, DotOrder, FloatType};
+
+const F16: u8 = 0;
+const BF16: u8 = 1;
+const F32: u8 = 2;
+
+/// Eight weights from `p` as f32 (all three conversions are exact).
+#[inline(always)]
+unsafe fn load8<const T: u8>(p: *const u8) -> __m256 {
+    match T {
+        F16 => _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i)),
+        BF16 => {
+            let h = _mm256_cvtepu16_epi32(_mm_loadu_si128(p as *const __m128i));
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(h))
+        }
+        _ => _mm256_loadu_ps(p as *const f32),
+    }
+}
+
+/// Every row dotted with `x` in `order`, with `K` registers of eight lanes (`8K = order.lanes()`).
+#[inline(always)]
+unsafe fn rows<const T: u8, const K: usize>(
+    data: &[u8],
+    ty: FloatType,
+    x: &[f32],
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    let n = x.len();
+    let eb = ty.bytes();
+    let row_bytes = n * eb;
+    assert!(data.len() >= out.len() * row_bytes);
+    let fused = order.fused_len(n);
+    let whole = fused / (8 * K) * (8 * K);
+    let elem_at = ty.elem_at();
+    for (r, o) in out.iter_mut().enumerate() {
+        let row = &data[r * row_bytes..(r + 1) * row_bytes];
+        let (w, xp) = (row.as_ptr(), x.as_ptr());
+        let mut acc = [_mm256_setzero_ps(); K];
+        let mut i = 0;
+        while i < whole {
+            for (g, a) in acc.iter_mut().enumerate() {
+                let at = i + 8 * g;
+                *a = _mm256_fmadd_ps(load8::<T>(w.add(at * eb)), _mm256_loadu_ps(xp.add(at)), *a);
+            }
+            i += 8 * K;
+        }
+        let mut lanes = [0f32; 64];
+        for (g, a) in acc.iter().enumerate() {
+            _mm256_storeu_ps(lanes.as_mut_ptr().add(8 * g), *a);
+        }
+        let lanes = &mut lanes[..8 * K];
+        let wk = |k: usize| elem_at(row, k);
+        let xk = |k: usize| x[k];
+        fused_lanes_from(lanes, whole, fused, wk, xk);
+        *o = reduce(order, lanes, n, wk, xk);
+    }
+}
+
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn matvec_float_avx2(
+    data: &[u8],
+    ty: FloatType,
+    x: &[f32],
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    macro_rules! by_lanes {
+        ($t:expr) => {
+            match order.lanes() {
+                8 => rows::<$t, 1>(data, ty, x, order, out),
+                16 => rows::<$t, 2>(data, ty, x, order, out),
+                32 => rows::<$t, 4>(data, ty, x, order, out),
+                64 => rows::<$t, 8>(data, ty, x, order, out),
+                l => unreachable!("{l} lanes"),
+            }
+        };
+    }
+    match ty {
+        FloatType::F16 => by_lanes!(F16),
+        FloatType::BF16 => by_lanes!(BF16),
+        FloatType::F32 => by_lanes!(F32),
+    }
+}
+
+/// Same contract as `float::matvec_float` (`row` is scratch for the scalar path), in AVX2 when
+/// the CPU has AVX2, FMA and F16C.
+pub fn matvec_float(
+    data: &[u8],
+    ty: FloatType,
+    x: &[f32],
+    order: DotOrder,
+    row: &mut Vec<f32>,
+    out: &mut [f32],
+) {
+    if has_avx2_fma_f16c() {
+        // SAFETY: the CPU has the features (checked above); bounds are checked inside.
+        unsafe { matvec_float_avx2(data, ty, x, order, out) }
+    } else {
+        scalar::matvec_float(data, ty, x, order, row, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testdata::Rng;
+    use super::*;
+    use crate::kernels::float::{round_to_bf16, round_to_f16};
+    use half::{bf16, f16};
+
+    const ORDERS: [DotOrder; 4] = [
+        DotOrder::GgmlVecDot,
+        DotOrder::TinyBlas,
+        DotOrder::GgmlVecDotAvx512,
+        DotOrder::TinyBlasAvx512,
+    ];
+
+    #[test]
+    fn float_rows_equal_scalar_in_every_order() {
+        if !has_avx2_fma_f16c() {
+            return;
+        }
+        let mut rng = Rng(0xdead_beef_cafe);
+        // Lengths with and without partial steps of 8, 16, 32 and 64 lanes.
+        for cols in [5, 8, 40, 64, 100, 256, 333, 2560] {
+            let rows = 4;
+            let vals = rng.f32s(rows * cols);
+            let x = rng.f32s(cols);
+            for ty in [FloatType::F16, FloatType::BF16, FloatType::F32] {
+                let mut w = vec![0u8]; // one byte ahead: the scalar path's unaligned case too
+                for &v in &vals {
+                    match ty {
+                        FloatType::F16 => w.extend(f16::from_f32(v).to_le_bytes()),
+                        FloatType::BF16 => w.extend(bf16::from_f32(v).to_le_bytes()),
+                        FloatType::F32 => w.extend(v.to_le_bytes()),
+                    }
+                }
+                // Both the raw F32 activation and one rounded to the weight type (where each
+                // product is exact).
+                let mut xr = vec![0f32; cols];
+                match ty {
+                    FloatType::BF16 => round_to_bf16(&x, &mut xr),
+                    _ => round_to_f16(&x, &mut xr),
+                }
+                for xs in [&x, &xr] {
+                    for order in ORDERS {
+                        let (mut want, mut got) = (vec![0f32; rows], vec![0f32; rows]);
+                        let mut row = Vec::new();
+                        scalar::matvec_float(&w[1..], ty, xs, order, &mut row, &mut want);
+                        matvec_float(&w[1..], ty, xs, order, &mut row, &mut got);
+                        assert_eq!(
+                            want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                            "{ty:?} {order:?} cols {cols}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

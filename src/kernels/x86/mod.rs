@@ -1,0 +1,78 @@
+//! x86-64 AVX2 versions of the hot kernels, chosen at run time (`is_x86_feature_detected!`;
+//! without the features the scalar references run). Each gives the scalar reference's bits,
+//! checked natively by the tests below each kernel:
+//! - the ternary (I2_S, TQ2_0) and 32-element block (Q4_0, Q4_1, Q8_0) products form the same
+//!   exact integer sums (`_mm256_maddubs_epi16` pairs, `_mm256_madd_epi16` quads, which are
+//!   exactly the reference's eight AVX2 lanes) and then run the reference's float epilogue in
+//!   its order, each fused multiply-add an FMA instruction (rounded once, like `f32::mul_add`);
+//! - the float products (F16/BF16/F32 weights) keep every lane of the mirrored order in a
+//!   register lane and fuse each term with an FMA instruction, then finish with the reference's
+//!   own reduction (`float::reduce`).
+
+#![cfg(target_arch = "x86_64")]
+
+pub mod float;
+pub mod q8;
+pub mod ternary;
+
+pub use float::matvec_float;
+pub use q8::matvec_q8;
+pub use ternary::{matvec_i2s, matvec_tq2};
+
+/// AVX2 with FMA (every integer kernel's epilogue fuses).
+#[inline]
+pub fn has_avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+
+/// AVX2, FMA and F16C (the float products convert F16 in registers).
+#[inline]
+pub fn has_avx2_fma_f16c() -> bool {
+    has_avx2_fma() && std::is_x86_feature_detected!("f16c")
+}
+
+#[cfg(test)]
+pub(crate) mod testdata {
+    /// A xorshift stream for test inputs (deterministic).
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        pub fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+
+        /// int8 values with the extremes -128 and 127 often.
+        pub fn i8s(&mut self, n: usize) -> Vec<i8> {
+            (0..n)
+                .map(|_| match self.next() % 8 {
+                    0 => -128,
+                    1 => 127,
+                    _ => self.next() as i8,
+                })
+                .collect()
+        }
+
+        /// Floats over a wide range, both signs.
+        pub fn f32s(&mut self, n: usize) -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    let x = self.next();
+                    let v = f32::from_bits((x >> 41) as u32 | 0x3f80_0000)
+                        * 2f32.powi((x % 16) as i32 - 8);
+                    if x & (1 << 20) == 0 {
+                        v
+                    } else {
+                        -v
+                    }
+                })
+                .collect()
+        }
+    }
+}
