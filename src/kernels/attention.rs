@@ -101,7 +101,7 @@ pub fn attend(
         let att = &mut att[..n];
         for (t, a) in att.iter_mut().enumerate() {
             let k = &layer.k[t * kv_dim + kvh * head_dim..][..head_dim];
-            let kq = dot(numerics.kq_order, head_dim, |i| k[i].to_f32(), |i| qh[i]);
+            let kq = kq_dot(numerics.kq_order, k, qh);
             *a = kq * scale;
         }
         softmax(att, numerics.isa);
@@ -114,6 +114,18 @@ pub fn attend(
         let o = &mut out[h * head_dim..(h + 1) * head_dim];
         let vbase = kvh * head_dim;
         let n_pad = n.div_ceil(KV_PAD) * KV_PAD;
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        if numerics.probs_f16 {
+            super::simd128::float::kqv_f16_grid(
+                numerics.kqv_order,
+                &layer.v[vbase..],
+                kv_dim,
+                att,
+                n_pad,
+                o,
+            );
+            continue;
+        }
         for (d, od) in o.iter_mut().enumerate() {
             let v = |t: usize| {
                 if t < n {
@@ -126,6 +138,18 @@ pub fn attend(
             *od = dot(numerics.kqv_order, n_pad, v, p);
         }
     }
+}
+
+/// `Σ k[i]·qh[i]` in `order` (`qh` holds F16 values): the simd128 F16 kernel on wasm32.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn kq_dot(order: DotOrder, k: &[f16], qh: &[f32]) -> f32 {
+    use super::simd128::float::{dot_f16_grid, f16_bytes};
+    dot_f16_grid(order, f16_bytes(k), &qh[..k.len()])
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn kq_dot(order: DotOrder, k: &[f16], qh: &[f32]) -> f32 {
+    dot(order, k.len(), |i| k[i].to_f32(), |i| qh[i])
 }
 
 #[cfg(test)]
