@@ -292,11 +292,18 @@ fn simd128_f16_matvec_on_the_f16_grid() {
         simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}"));
         assert!(want[3].is_infinite() || want[3].is_nan());
-        // The F16 grid path called directly.
-        let wr: Vec<f32> = w[..cols].iter().map(|h| h.to_f32()).collect();
+        // Both simd128 paths, called directly on the first rows.
         let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-        let fast = simd128::float::dot_slices(order, &wr, &x, &xd, true);
-        assert_same(&[fast], &want[..1], &format!("{order:?} F16 grid"));
+        for r in 0..4 {
+            let src = &bytes[2 * r * cols..2 * (r + 1) * cols];
+            let grid = simd128::float::dot_f16_grid(order, src, &x);
+            let wr: Vec<f32> = w[r * cols..(r + 1) * cols]
+                .iter()
+                .map(|h| h.to_f32())
+                .collect();
+            let exact = simd128::float::dot_slices(order, &wr, &x, &xd);
+            assert_same(&[grid, exact], &[want[r]; 2], &format!("{order:?} row {r}"));
+        }
     }
     // Every finite F16 exponent on both sides (subnormals, 65504, cancellations).
     let finite = |r: u64| {

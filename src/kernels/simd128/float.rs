@@ -7,15 +7,15 @@
 //! "Emulation of FMA and correctly rounded sums", 2008). So no lane needs the scalar fallback
 //! that `float::fma_via_f64` takes on an f32 rounding midpoint, which F16 × F16 products hit
 //! often. When both operands are F16 values (an F16 weight times the activation converted to
-//! F16, as the engines do) even that is unnecessary (see `fused_pairs`). The lanes, the
-//! reduction tree and the f64 tail are the scalar order's (`DotOrder`).
+//! F16, as the engines do) plain f32 arithmetic is already exact enough (`f16_grid_lanes`).
+//! The lanes, the reduction tree and the f64 tail are the scalar order's (`DotOrder`).
 
 use core::arch::wasm32::*;
 
 use half::f16;
 
 use super::load;
-use crate::kernels::float::{fused_lanes_from, reduce, DotOrder, FloatType};
+use crate::kernels::float::{f16_at, fused_lanes_from, reduce, DotOrder, FloatType};
 
 /// `fma(a, b, c)` rounded to f32 in each f64 lane, for f32 values `a`, `b`, `c` held as f64;
 /// the result is returned as f64 (exactly the f32 value).
@@ -98,20 +98,10 @@ pub fn row_to_f32(ty: FloatType, src: &[u8], dst: &mut [f32]) {
 }
 
 /// The lane sums of `P` f64x2 registers (`2P` lanes) over the first `full` terms of `w·x`
-/// (`full` a multiple of `2P`), with `x` widened to f64 once per matrix. With `F16_GRID` every
-/// `w[i]` and `x[i]` is an F16 value, and each step is the plain f64 sum rounded to f32, which
-/// is then always the fused result: a product of two F16 values has at most 22 significant
-/// bits, so where adding it to an f32 accumulator is inexact in f64 (exponents more than 29
-/// apart) the smaller operand is below 2^-25 of the larger, too small to bring the f64 sum onto
-/// an f32 rounding midpoint, and where it is exact (ties included) one rounding is right.
-/// Otherwise each step is `fma_f64x2`.
+/// (`full` a multiple of `2P`), with `x` widened to f64 once per matrix; every step is
+/// `fma_f64x2`.
 #[inline(always)]
-fn fused_pairs<const P: usize, const F16_GRID: bool>(
-    w: &[f32],
-    xd: &[f64],
-    full: usize,
-    lanes: &mut [f32],
-) {
+fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [f32]) {
     assert!(full.is_multiple_of(2 * P) && full <= w.len() && full <= xd.len());
     assert_eq!(lanes.len(), 2 * P);
     let mut acc = [f64x2_splat(0.0); P];
@@ -128,14 +118,8 @@ fn fused_pairs<const P: usize, const F16_GRID: bool>(
             };
             let wl = f64x2_promote_low_f32x4(wv);
             let wh = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(wv, wv));
-            for (a, (wp, xp)) in pair.iter_mut().zip([(wl, xl), (wh, xh)]) {
-                *a = if F16_GRID {
-                    let s = f64x2_add(f64x2_mul(wp, xp), *a);
-                    f64x2_promote_low_f32x4(f32x4_demote_f64x2_zero(s))
-                } else {
-                    fma_f64x2(wp, xp, *a)
-                };
-            }
+            pair[0] = fma_f64x2(wl, xl, pair[0]);
+            pair[1] = fma_f64x2(wh, xh, pair[1]);
         }
     }
     for (l, a) in lanes.chunks_exact_mut(2).zip(acc) {
@@ -144,39 +128,85 @@ fn fused_pairs<const P: usize, const F16_GRID: bool>(
     }
 }
 
-/// `fused_pairs` on the F16 grid or not.
-fn order_lanes<const P: usize>(
-    f16_grid: bool,
-    w: &[f32],
-    xd: &[f64],
-    full: usize,
+/// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64): `float::dot_slices`'s bits.
+pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64]) -> f32 {
+    let n = w.len().min(x.len());
+    let (m, full) = fused_parts(order, n);
+    let mut acc = [0f32; 64];
+    let lanes = &mut acc[..order.lanes()];
+    match order {
+        DotOrder::GgmlVecDot => fused_pairs::<16>(w, xd, full, lanes),
+        DotOrder::TinyBlas => fused_pairs::<4>(w, xd, full, lanes),
+        DotOrder::GgmlVecDotAvx512 => fused_pairs::<32>(w, xd, full, lanes),
+        DotOrder::TinyBlasAvx512 => fused_pairs::<8>(w, xd, full, lanes),
+    }
+    finish(order, lanes, full, m, |k| w[k], &x[..n])
+}
+
+/// The fused terms `m` of `n` and the whole steps `full` of them.
+fn fused_parts(order: DotOrder, n: usize) -> (usize, usize) {
+    let m = order.fused_len(n);
+    (m, m / order.lanes() * order.lanes())
+}
+
+/// tinyBLAS's last partial step lane by lane, then the order's reduction and tail (`x.len()`
+/// terms).
+#[inline(always)]
+fn finish(
+    order: DotOrder,
     lanes: &mut [f32],
-) {
-    if f16_grid {
-        fused_pairs::<P, true>(w, xd, full, lanes)
-    } else {
-        fused_pairs::<P, false>(w, xd, full, lanes)
+    full: usize,
+    m: usize,
+    w: impl Fn(usize) -> f32,
+    x: &[f32],
+) -> f32 {
+    fused_lanes_from(lanes, full, m, &w, |k| x[k]);
+    reduce(order, lanes, x.len(), w, |k| x[k])
+}
+
+/// The lane sums of `Q` f32x4 registers (`4Q` lanes) over the first `full` terms of `w·x`, for
+/// F16 weights `src` and an `x` of F16 values (the engines convert the activation to F16 for
+/// an F16 weight). Then a product is exact in f32 (at most 22 significant bits, between 2^-48
+/// and 2^32), so the plain f32 multiply and add round once, as the fused multiply-add does.
+#[inline(always)]
+fn f16_grid_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut [f32]) {
+    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x.len());
+    assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
+    let mut acc = [f32x4_splat(0.0); Q];
+    for i in (0..full).step_by(4 * Q) {
+        for (j, pair) in acc.chunks_exact_mut(2).enumerate() {
+            let at = i + 8 * j;
+            let w = f16x8_to_f32(load(src, 2 * at));
+            // SAFETY: at + 8 <= full <= x.len() (asserted above).
+            let xv = unsafe {
+                [
+                    v128_load(x.as_ptr().add(at) as *const v128),
+                    v128_load(x.as_ptr().add(at + 4) as *const v128),
+                ]
+            };
+            pair[0] = f32x4_add(f32x4_mul(w[0], xv[0]), pair[0]);
+            pair[1] = f32x4_add(f32x4_mul(w[1], xv[1]), pair[1]);
+        }
+    }
+    for (l, a) in lanes.chunks_exact_mut(4).zip(acc) {
+        // SAFETY: four f32 slots.
+        unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
     }
 }
 
-/// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64; `f16_grid`: every `w[i]` and `x[i]`
-/// is an F16 value): `float::dot_slices`'s bits.
-pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64], f16_grid: bool) -> f32 {
-    let n = w.len().min(x.len());
-    let m = order.fused_len(n);
-    let width = order.lanes();
-    let full = m / width * width;
+/// `Σ w[i]·x[i]` in `order` for an F16 row `src` and an `x` of F16 values (`f16_grid_lanes`):
+/// `float::dot_slices`'s bits for that row.
+pub fn dot_f16_grid(order: DotOrder, src: &[u8], x: &[f32]) -> f32 {
+    let (m, full) = fused_parts(order, x.len());
     let mut acc = [0f32; 64];
-    let lanes = &mut acc[..width];
+    let lanes = &mut acc[..order.lanes()];
     match order {
-        DotOrder::GgmlVecDot => order_lanes::<16>(f16_grid, w, xd, full, lanes),
-        DotOrder::TinyBlas => order_lanes::<4>(f16_grid, w, xd, full, lanes),
-        DotOrder::GgmlVecDotAvx512 => order_lanes::<32>(f16_grid, w, xd, full, lanes),
-        DotOrder::TinyBlasAvx512 => order_lanes::<8>(f16_grid, w, xd, full, lanes),
+        DotOrder::GgmlVecDot => f16_grid_lanes::<8>(src, x, full, lanes),
+        DotOrder::TinyBlas => f16_grid_lanes::<2>(src, x, full, lanes),
+        DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16>(src, x, full, lanes),
+        DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4>(src, x, full, lanes),
     }
-    // tinyBLAS's last partial step, lane by lane.
-    fused_lanes_from(lanes, full, m, |k| w[k], |k| x[k]);
-    reduce(order, lanes, n, |k| w[k], |k| x[k])
+    finish(order, lanes, full, m, |k| f16_at(src, k), x)
 }
 
 /// Same contract as `float::matvec_float`.
@@ -189,13 +219,18 @@ pub fn matvec_float(
     out: &mut [f32],
 ) {
     let cols = x.len();
+    let row_bytes = cols * ty.bytes();
+    // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
+    if ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v) {
+        for (r, o) in out.iter_mut().enumerate() {
+            *o = dot_f16_grid(order, &data[r * row_bytes..(r + 1) * row_bytes], x);
+        }
+        return;
+    }
     row.resize(cols, 0.0);
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-    // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
-    let f16_grid = ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v);
-    let row_bytes = cols * ty.bytes();
     for (r, o) in out.iter_mut().enumerate() {
         row_to_f32(ty, &data[r * row_bytes..(r + 1) * row_bytes], row);
-        *o = dot_slices(order, row, x, &xd, f16_grid);
+        *o = dot_slices(order, row, x, &xd);
     }
 }
