@@ -71,3 +71,52 @@ fn the_capital_of_france_is_paris() {
         .collect();
     assert!(tok.decode(&got).unwrap().starts_with(" Paris"));
 }
+
+/// Chat: the file's template is recognized as ChatML and lays out the conversation exactly as
+/// llama.cpp's `llama_chat_apply_template` did (tests/data/smollm2/chat.json, made by
+/// `tools/smollm2_goldens.py --chat`); prompt ids and the greedy reply up to the end-of-turn
+/// token equal llama.cpp's. "What is the capital of France?" -> "The capital of France is Paris."
+#[test]
+fn chat_replies_match_llama_cpp() {
+    use bitlens::tokenizer::{ChatMessage, ChatTemplate};
+    let file = common::read_smollm2();
+    let g = Gguf::parse(&file).unwrap();
+    let mut m = Model::load(&g, &file).unwrap();
+    m.isa = Isa::Avx512;
+    let tok = Tokenizer::from_gguf(&g).unwrap();
+    assert_eq!(tok.chat, ChatTemplate::ChatMl);
+    let golden: Value = serde_json::from_str(include_str!("data/smollm2/chat.json")).unwrap();
+    let mut gen = Generator::new(&m, m.norms.clone(), 512, SamplerConfig::greedy(), 24).unwrap();
+    gen.stop_tokens = tok.eog_ids().to_vec();
+    for case in golden["cases"].as_array().unwrap() {
+        let messages: Vec<ChatMessage> = case["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| ChatMessage::new(m["role"].as_str().unwrap(), m["content"].as_str().unwrap()))
+            .collect();
+        let text = tok.chat.format(&messages, true);
+        assert_eq!(text, case["prompt"].as_str().unwrap());
+        let prompt = tok.encode(&text, true, true);
+        assert_eq!(prompt, ids(&case["prompt_ids"]));
+        gen.reset();
+        gen.prefill(&m, &file, &prompt).unwrap();
+        let got: Vec<u32> = gen
+            .tokens_iter(&m, &file)
+            .map(|s| s.unwrap().token)
+            .collect();
+        // llama.cpp's ids run on past the end of the turn; ours stop with it.
+        let want = ids(&case["greedy_ids"]);
+        let end = want
+            .iter()
+            .position(|t| tok.is_eog(*t))
+            .map_or(want.len(), |i| i + 1);
+        assert_eq!(got, want[..end], "{:?}", case["messages"]);
+        println!("{:?} -> {:?}", case["messages"], tok.decode(&got).unwrap());
+    }
+    let first = tok.decode(&ids(&golden["cases"][0]["greedy_ids"])).unwrap();
+    assert!(
+        first.starts_with("The capital of France is Paris."),
+        "{first}"
+    );
+}

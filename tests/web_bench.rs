@@ -9,6 +9,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 use bitlens::kernels::act::quantize_i8_row;
+use bitlens::kernels::attention;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
 use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
 use bitlens::kernels::{simd128, ternary};
@@ -171,23 +172,15 @@ fn bench_2b4t_attention() {
     let scalar = best_ms(2, || {
         for h in 0..heads {
             let base = h / (heads / kv_heads) * hd;
-            for (t, a) in att.iter_mut().enumerate() {
-                let kt = &k[t * kv_dim + base..][..hd];
-                *a = float::dot(order, hd, |i| kt[i].to_f32(), |i| q[i]);
-            }
-            for (d, o) in out.iter_mut().enumerate() {
-                *o = float::dot(order, N, |t| v[t * kv_dim + base + d].to_f32(), |t| p[t]);
-            }
+            attention::kq_scores(order, &k, kv_dim, base, &q, 1.0, &mut att);
+            attention::kqv(order, &v, kv_dim, base, &p, &mut out);
         }
     });
     let simd = best_ms(3, || {
         for h in 0..heads {
             let base = h / (heads / kv_heads) * hd;
-            for (t, a) in att.iter_mut().enumerate() {
-                let kt = simd128::float::f16_bytes(&k[t * kv_dim + base..][..hd]);
-                *a = simd128::float::dot_f16_grid(order, kt, &q);
-            }
-            simd128::float::kqv_f16_grid(order, &v[base..], kv_dim, &p, N, &mut out);
+            simd128::attention::kq_scores(order, &k, kv_dim, base, &q, 1.0, &mut att);
+            simd128::attention::kqv(order, &v, kv_dim, base, &p, &mut out);
         }
     });
     say(&format!(

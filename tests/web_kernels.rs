@@ -382,11 +382,12 @@ fn simd128_q8_block_matvec_equals_scalar() {
     }
 }
 
-/// Attention's products on the F16 KV cache: q·k (`dot_f16_grid` on the cache's bytes) and
-/// p·V over the padded cells (`kqv_f16_grid`, four dimensions at a time), against the scalar
-/// `float::dot` as `attention::attend` calls it.
+/// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
+/// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (four dimensions at a time),
+/// with F16 probabilities (some ±0) and, taking the scalar path, F32 ones.
 #[wasm_bindgen_test]
 fn simd128_attention_products_equal_scalar() {
+    use bitlens::kernels::attention;
     let mut rng = Rng(128);
     for (n, head_dim, kv_heads) in [
         (1usize, 128usize, 5usize),
@@ -398,45 +399,30 @@ fn simd128_attention_products_equal_scalar() {
         let cache: Vec<half::f16> = (0..n * kv_dim)
             .map(|_| half::f16::from_f32(rng.f16ish()))
             .collect();
-        let n_pad = n.div_ceil(256) * 256;
-        // Probabilities rounded to F16, some exactly 0 (and -0).
-        let p: Vec<f32> = (0..n)
+        let p16: Vec<f32> = (0..n)
             .map(|t| match t % 7 {
                 0 => 0.0,
                 1 => -0.0,
                 _ => half::f16::from_f32((rng.next() % 1000) as f32 / 1000.0).to_f32(),
             })
             .collect();
+        let p32: Vec<f32> = (0..n).map(|_| (rng.next() % 1000) as f32 / 999.0).collect();
         let qh: Vec<f32> = (0..head_dim).map(|_| rng.f16ish()).collect();
         for order in ORDERS {
-            for kvh in [0, kv_heads - 1] {
-                let vbase = kvh * head_dim;
-                let mut got = vec![0f32; head_dim];
-                simd128::float::kqv_f16_grid(order, &cache[vbase..], kv_dim, &p, n_pad, &mut got);
-                let want: Vec<f32> = (0..head_dim)
-                    .map(|d| {
-                        let v = |t: usize| {
-                            if t < n {
-                                cache[t * kv_dim + vbase + d].to_f32()
-                            } else {
-                                0.0
-                            }
-                        };
-                        float::dot(order, n_pad, v, |t| if t < n { p[t] } else { 0.0 })
-                    })
-                    .collect();
-                assert_same(
-                    &got,
-                    &want,
-                    &format!("p·V {order:?} n {n} head_dim {head_dim} kvh {kvh}"),
-                );
-                for t in [0, n - 1] {
-                    let k = &cache[t * kv_dim + vbase..][..head_dim];
-                    let got =
-                        simd128::float::dot_f16_grid(order, simd128::float::f16_bytes(k), &qh);
-                    let want = float::dot(order, head_dim, |i| k[i].to_f32(), |i| qh[i]);
-                    assert_same(&[got], &[want], &format!("q·k {order:?} t {t}"));
+            for base in [0, (kv_heads - 1) * head_dim] {
+                let what = format!("{order:?} n {n} head_dim {head_dim} base {base}");
+                for p in [&p16, &p32] {
+                    let mut want = vec![0f32; head_dim];
+                    let mut got = vec![0f32; head_dim];
+                    attention::kqv(order, &cache, kv_dim, base, p, &mut want);
+                    simd128::attention::kqv(order, &cache, kv_dim, base, p, &mut got);
+                    assert_same(&got, &want, &format!("p·V {what}"));
                 }
+                let mut want = vec![0f32; n];
+                let mut got = vec![0f32; n];
+                attention::kq_scores(order, &cache, kv_dim, base, &qh, 0.125, &mut want);
+                simd128::attention::kq_scores(order, &cache, kv_dim, base, &qh, 0.125, &mut got);
+                assert_same(&got, &want, &format!("q·k {what}"));
             }
         }
     }

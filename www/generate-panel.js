@@ -141,7 +141,9 @@ export class GeneratePanel {
       case 'runInfo': {
         const c = msg.info.config || {};
         const seed = this.$temp.value > 0 ? `, seed ${msg.info.seed}` : ', greedy';
-        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx}${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics`;
+        // What each mode holds besides the shared weights: KV cache, activations, norm vectors.
+        const perMode = `${(msg.info.perModeBytes / 1048576).toFixed(1)} MiB per mode`;
+        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics`;
         this._showScores(msg.scores || {});
         break;
       }

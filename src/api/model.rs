@@ -28,7 +28,7 @@ use crate::model::{
     ScoreSummary, StopReason, Timings,
 };
 use crate::norms::CorrectionRecord;
-use crate::tokenizer::{format_chat, ChatMessage, StreamDecoder, Tokenizer};
+use crate::tokenizer::{ChatMessage, StreamDecoder, Tokenizer};
 
 #[derive(Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
@@ -113,6 +113,8 @@ struct InfoJs<'a> {
     engine: &'a crate::model::Engine,
     /// The reference build whose roundings are mirrored: "avx2" or "avx512".
     isa: &'static str,
+    /// The layout of a chat prompt (`prompt(.., chat = true)`): "bitnet", "chatml" or "llama3".
+    chat_template: &'static str,
     n_ctx: usize,
     memory: MemoryPlan,
     /// Bytes each generator holds besides the shared weights: norms + KV cache + activations.
@@ -246,13 +248,14 @@ impl ModelRunner {
         })
     }
 
-    /// `{config, engine, isa, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
+    /// `{config, engine, isa, chatTemplate, nCtx, memory, perModeBytes, seed, ab, rescaleRecords}`.
     pub fn info(&self) -> Result<JsValue, JsValue> {
         let memory = self.model.memory_plan(self.n_ctx);
         to_js(&InfoJs {
             config: &self.model.config,
             engine: &self.model.engine,
             isa: self.model.isa.name(),
+            chat_template: self.tokenizer.chat.name(),
             n_ctx: self.n_ctx,
             memory,
             per_mode_bytes: (memory.total() + self.baseline.gen.norms.bytes() as u64) as f64,
@@ -266,7 +269,9 @@ impl ModelRunner {
     /// prefills them with it. Returns the prompt ids.
     pub fn prompt(&mut self, file: &GgufFile, text: &str, chat: bool) -> Result<Vec<u32>, JsValue> {
         let text = if chat {
-            format_chat(&[ChatMessage::new("user", text)], true)
+            self.tokenizer
+                .chat
+                .format(&[ChatMessage::new("user", text)], true)
         } else {
             text.to_string()
         };

@@ -8,7 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use super::js::{js_error, to_js};
 use super::GgufFile;
-use crate::tokenizer::{format_chat, ChatMessage, Tokenizer, TokenizerError};
+use crate::tokenizer::{ChatMessage, Tokenizer, TokenizerError};
 
 fn tok_error(e: &TokenizerError) -> JsValue {
     let kind = match e {
@@ -57,6 +57,8 @@ struct TokenizerInfoJs {
     eot: Option<u32>,
     eog: Vec<u32>,
     add_bos: bool,
+    /// The layout `chatPrompt` builds: "bitnet", "chatml" or "llama3".
+    chat_template: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -129,6 +131,7 @@ impl GgufTokenizer {
             eot: t.eot(),
             eog: t.eog_ids().to_vec(),
             add_bos: t.add_bos(),
+            chat_template: t.chat.name(),
         })
     }
 
@@ -138,8 +141,9 @@ impl GgufTokenizer {
         self.inner.is_eog(id)
     }
 
-    /// The 2B-4T chat prompt bitnet.cpp builds from `[{role, content}]`, ending with
-    /// `Assistant: ` when `addAssistant` (default true). Tokenize it with the defaults.
+    /// The chat prompt the file's template (`chatTemplate`: bitnet, chatml or llama3) builds from
+    /// `[{role, content}]`, ending with the assistant prefix when `addAssistant` (default true).
+    /// Tokenize it with the defaults.
     #[wasm_bindgen(js_name = chatPrompt)]
     pub fn chat_prompt(
         &self,
@@ -159,6 +163,6 @@ impl GgufTokenizer {
                 content: m.content,
             })
             .collect();
-        Ok(format_chat(&m, add_assistant.unwrap_or(true)))
+        Ok(self.inner.chat.format(&m, add_assistant.unwrap_or(true)))
     }
 }

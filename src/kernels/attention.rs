@@ -12,6 +12,24 @@ use super::math::{expf_ggml, expf_ggml_avx512, Isa};
 /// multiplied by `(float)(1/sum)`. Cells past `x.len()` count as masked (probability 0), which
 /// leaves the groups as ggml forms them.
 pub fn softmax(x: &mut [f32], isa: Isa) {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has FMA (checked above).
+        return unsafe { softmax_fma(x, isa) };
+    }
+    softmax_any(x, isa)
+}
+
+/// `softmax` with its fused multiply-adds (in `expf`) as instructions rather than library calls
+/// (same results: both are exactly rounded).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn softmax_fma(x: &mut [f32], isa: Isa) {
+    softmax_any(x, isa)
+}
+
+#[inline(always)]
+fn softmax_any(x: &mut [f32], isa: Isa) {
     let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0f64;
     match isa {
@@ -99,58 +117,68 @@ pub fn attend(
             *v = f16::from_f32(q[h * head_dim + d]).to_f32();
         }
         let att = &mut att[..n];
-        for (t, a) in att.iter_mut().enumerate() {
-            let k = &layer.k[t * kv_dim + kvh * head_dim..][..head_dim];
-            let kq = kq_dot(numerics.kq_order, k, qh);
-            *a = kq * scale;
-        }
+        let base = kvh * head_dim;
+        kq_kernel(numerics.kq_order, &layer.k, kv_dim, base, qh, scale, att);
         softmax(att, numerics.isa);
         if numerics.probs_f16 {
             for a in att.iter_mut() {
                 *a = f16::from_f32(*a).to_f32();
             }
         }
-        // out[d] = Σ_t v[t][d] * p[t].
         let o = &mut out[h * head_dim..(h + 1) * head_dim];
-        let vbase = kvh * head_dim;
-        let n_pad = n.div_ceil(KV_PAD) * KV_PAD;
-        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-        if numerics.probs_f16 {
-            super::simd128::float::kqv_f16_grid(
-                numerics.kqv_order,
-                &layer.v[vbase..],
-                kv_dim,
-                att,
-                n_pad,
-                o,
-            );
-            continue;
-        }
-        for (d, od) in o.iter_mut().enumerate() {
-            let v = |t: usize| {
-                if t < n {
-                    layer.v[t * kv_dim + vbase + d].to_f32()
-                } else {
-                    0.0
-                }
-            };
-            let p = |t: usize| if t < n { att[t] } else { 0.0 };
-            *od = dot(numerics.kqv_order, n_pad, v, p);
-        }
+        kqv_kernel(numerics.kqv_order, &layer.v, kv_dim, base, att, o);
     }
 }
 
-/// `Σ k[i]·qh[i]` in `order` (`qh` holds F16 values): the simd128 F16 kernel on wasm32.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-fn kq_dot(order: DotOrder, k: &[f16], qh: &[f32]) -> f32 {
-    use super::simd128::float::{dot_f16_grid, f16_bytes};
-    dot_f16_grid(order, f16_bytes(k), &qh[..k.len()])
+/// `att[t] = (qh·k_t)·scale` for the cached keys `k_t = k[t·kv_dim + base..][..qh.len()]`, each
+/// dot product in `order` (the scalar reference).
+pub fn kq_scores(
+    order: DotOrder,
+    k: &[f16],
+    kv_dim: usize,
+    base: usize,
+    qh: &[f32],
+    scale: f32,
+    att: &mut [f32],
+) {
+    let hd = qh.len();
+    for (t, a) in att.iter_mut().enumerate() {
+        let k = &k[t * kv_dim + base..][..hd];
+        let kq = dot(order, hd, |i| k[i].to_f32(), |i| qh[i]);
+        *a = kq * scale;
+    }
 }
 
-#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-fn kq_dot(order: DotOrder, k: &[f16], qh: &[f32]) -> f32 {
-    dot(order, k.len(), |i| k[i].to_f32(), |i| qh[i])
+/// `out[d] = Σ_t v[t·kv_dim + base + d]·p[t]` over the `p.len()` cached positions, each sum in
+/// `order` over the cache length padded to `KV_PAD` cells (value and probability 0 there): the
+/// scalar reference.
+pub fn kqv(order: DotOrder, v: &[f16], kv_dim: usize, base: usize, p: &[f32], out: &mut [f32]) {
+    let n = p.len();
+    let n_pad = n.div_ceil(KV_PAD) * KV_PAD;
+    for (d, od) in out.iter_mut().enumerate() {
+        let vd = |t: usize| {
+            if t < n {
+                v[t * kv_dim + base + d].to_f32()
+            } else {
+                0.0
+            }
+        };
+        let pt = |t: usize| if t < n { p[t] } else { 0.0 };
+        *od = dot(order, n_pad, vd, pt);
+    }
 }
+
+// The two attention products: AVX2 on x86-64 (chosen at run time inside `x86`), simd128 on
+// wasm32 (compile time), else scalar.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use super::simd128::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
+#[cfg(target_arch = "x86_64")]
+use super::x86::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
+use {kq_scores as kq_kernel, kqv as kqv_kernel};
 
 #[cfg(test)]
 mod tests {

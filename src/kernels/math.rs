@@ -9,6 +9,7 @@
 use super::float::fma;
 
 /// ggml's vector `expf` (AVX2 `ggml_v_expf`), one lane at a time.
+#[inline]
 pub fn expf_ggml(x: f32) -> f32 {
     let shift = f32::from_bits(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
     let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift); // log2(e)
@@ -81,6 +82,7 @@ impl Isa {
 /// ggml's AVX-512 `ggml_v_expf`, one lane at a time: the same reduction and polynomial as
 /// `expf_ggml`, but the 1 is added inside the polynomial and 2^n applied by `scalef` (one
 /// rounding, also in the subnormal range); |n| > 192 gives 0 or infinity.
+#[inline]
 pub fn expf_ggml_avx512(x: f32) -> f32 {
     let shift = f32::from_bits(0x4b40_0000);
     let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift);

@@ -18,7 +18,7 @@ mod strtab;
 mod unicode;
 mod vocab;
 
-pub use chat::{format_chat, ChatMessage};
+pub use chat::{ChatMessage, ChatTemplate};
 pub use decode::StreamDecoder;
 pub use error::TokenizerError;
 pub use pretok::PreTokenizer;
@@ -71,6 +71,8 @@ pub struct Tokenizer {
     add_bos: bool,
     add_eos: bool,
     add_space_prefix: bool,
+    /// The file's chat prompt layout (`--chat`, the page's chat checkbox).
+    pub chat: ChatTemplate,
 }
 
 impl Tokenizer {

@@ -2,6 +2,7 @@
 //! fix-ups (`llama_vocab::impl::load`).
 
 use super::bpe::{pair_key, PairMap};
+use super::chat::ChatTemplate;
 use super::pretok::PreTokenizer;
 use super::strtab::StrTable;
 use super::unicode::BYTE_TO_CHAR;
@@ -231,6 +232,7 @@ impl Tokenizer {
             add_bos,
             add_eos,
             add_space_prefix,
+            chat: ChatTemplate::from_gguf(g),
         };
         if add_bos && tok.bos.is_none() {
             return Err(TokenizerError::NoBos);

@@ -22,7 +22,7 @@ use bitlens::gguf::Gguf;
 use bitlens::model::{AbPair, Generator, Isa, Model, Norms, SamplerConfig};
 use bitlens::norms::policy::STRICT_REFUSAL;
 use bitlens::norms::RescalePolicy;
-use bitlens::tokenizer::{format_chat, ChatMessage, Tokenizer};
+use bitlens::tokenizer::{ChatMessage, Tokenizer};
 
 const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--ab] [--threads N] [--json]";
 
@@ -145,7 +145,8 @@ pub fn main(args: &[String]) -> Result<(), String> {
             msgs.push(ChatMessage::new("system", s));
         }
         msgs.push(ChatMessage::new("user", &a.prompt));
-        format_chat(&msgs, true)
+        eprintln!("bitlens: chat template: {}", tok.chat.name());
+        tok.chat.format(&msgs, true)
     } else {
         a.prompt.clone()
     };

@@ -25,11 +25,13 @@ unsafe fn load8<const T: u8>(p: *const u8) -> __m256 {
     }
 }
 
-/// Every row dotted with `x` in `order`, with `K` registers of eight lanes (`8K = order.lanes()`).
+/// Row r (`x.len()` weights at byte `r · stride`) dotted with `x` in `order` into `out[r]`, with
+/// `K` registers of eight lanes (`8K = order.lanes()`).
 #[inline(always)]
 unsafe fn rows<const T: u8, const K: usize>(
     data: &[u8],
     ty: FloatType,
+    stride: usize,
     x: &[f32],
     order: DotOrder,
     out: &mut [f32],
@@ -37,12 +39,12 @@ unsafe fn rows<const T: u8, const K: usize>(
     let n = x.len();
     let eb = ty.bytes();
     let row_bytes = n * eb;
-    assert!(data.len() >= out.len() * row_bytes);
+    assert!(out.is_empty() || data.len() >= (out.len() - 1) * stride + row_bytes);
     let fused = order.fused_len(n);
     let whole = fused / (8 * K) * (8 * K);
     let elem_at = ty.elem_at();
     for (r, o) in out.iter_mut().enumerate() {
-        let row = &data[r * row_bytes..(r + 1) * row_bytes];
+        let row = &data[r * stride..r * stride + row_bytes];
         let (w, xp) = (row.as_ptr(), x.as_ptr());
         let mut acc = [_mm256_setzero_ps(); K];
         let mut i = 0;
@@ -65,10 +67,12 @@ unsafe fn rows<const T: u8, const K: usize>(
     }
 }
 
+/// `rows` for any weight type and order. The caller checks the CPU's features.
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn matvec_float_avx2(
+pub(super) unsafe fn dot_rows_avx2(
     data: &[u8],
     ty: FloatType,
+    stride: usize,
     x: &[f32],
     order: DotOrder,
     out: &mut [f32],
@@ -76,10 +80,10 @@ unsafe fn matvec_float_avx2(
     macro_rules! by_lanes {
         ($t:expr) => {
             match order.lanes() {
-                8 => rows::<$t, 1>(data, ty, x, order, out),
-                16 => rows::<$t, 2>(data, ty, x, order, out),
-                32 => rows::<$t, 4>(data, ty, x, order, out),
-                64 => rows::<$t, 8>(data, ty, x, order, out),
+                8 => rows::<$t, 1>(data, ty, stride, x, order, out),
+                16 => rows::<$t, 2>(data, ty, stride, x, order, out),
+                32 => rows::<$t, 4>(data, ty, stride, x, order, out),
+                64 => rows::<$t, 8>(data, ty, stride, x, order, out),
                 l => unreachable!("{l} lanes"),
             }
         };
@@ -103,7 +107,7 @@ pub fn matvec_float(
 ) {
     if has_avx2_fma_f16c() {
         // SAFETY: the CPU has the features (checked above); bounds are checked inside.
-        unsafe { matvec_float_avx2(data, ty, x, order, out) }
+        unsafe { dot_rows_avx2(data, ty, x.len() * ty.bytes(), x, order, out) }
     } else {
         scalar::matvec_float(data, ty, x, order, row, out)
     }

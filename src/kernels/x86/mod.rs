@@ -11,6 +11,7 @@
 
 #![cfg(target_arch = "x86_64")]
 
+pub mod attention;
 pub mod float;
 pub mod q8;
 pub mod ternary;
