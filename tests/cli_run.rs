@@ -294,3 +294,34 @@ fn ab_flag_runs_both_modes() {
     assert!(v["rescale_records"].as_array().unwrap().is_empty());
     assert!(v["verdict"].is_null());
 }
+
+#[test]
+fn threads_flag_is_reported_and_changes_nothing() {
+    let golden: Value = serde_json::from_str(GOLDEN).unwrap();
+    let case = &golden["cases"][0];
+    let prompt = case["prompt"].as_str().unwrap();
+    let mut texts = Vec::new();
+    for threads in ["1", "3"] {
+        let args = [FIXTURE, "--prompt", prompt, "--greedy", "--max-tokens", "8"];
+        let (ok, stdout, stderr) = run(&[&args[..], &["--threads", threads]].concat(), &[]);
+        assert!(ok, "{stderr}");
+        let want = if threads == "1" {
+            "1 thread,"
+        } else {
+            "3 threads,"
+        };
+        assert!(stderr.contains(want), "{stderr}");
+        texts.push(stdout);
+    }
+    assert_eq!(texts[0], texts[1]);
+    let (ok, _, stderr) = run(&[FIXTURE, "--prompt", "a", "--threads", "0"], &[]);
+    assert!(
+        !ok && stderr.contains("--threads must be at least 1"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&[FIXTURE, "--prompt", "a", "--threads", "many"], &[]);
+    assert!(
+        !ok && stderr.contains("--threads: not a valid number"),
+        "{stderr}"
+    );
+}

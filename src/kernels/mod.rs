@@ -23,6 +23,16 @@ pub mod simd128;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
+/// Runs `f` compiled with the x86-64 CPU's AVX2 and FMA where it has them (`x86::with_avx2_fma`;
+/// elsewhere as is), for scalar code that rounds or fuses per element.
+#[inline(always)]
+pub(crate) fn with_cpu_features<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    return x86::with_avx2_fma(f);
+    #[cfg(not(target_arch = "x86_64"))]
+    f()
+}
+
 pub use act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 pub use matrix::{matvec, ActScratch, Matrix};
 pub use norm::rmsnorm;

@@ -48,7 +48,7 @@ pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]
 /// way, so the float epilogue here gives identical results).
 #[inline(always)]
 pub fn matvec_i2s_with(
-    row_dot: fn(&[u8], &[i8]) -> i32,
+    row_dot: impl Fn(&[u8], &[i8]) -> i32,
     packed: &[u8],
     w_scale: f32,
     q: &[i8],

@@ -26,6 +26,25 @@ pub fn has_avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
+/// Runs `f` compiled for AVX2 and FMA when the CPU has them (else as is): the same code, so
+/// the same results (Rust never contracts or reorders float operations; the features only
+/// change which instructions compute them, e.g. a rounding instruction instead of a `rintf`
+/// call, an FMA instruction instead of an `fmaf` call).
+#[inline(always)]
+pub fn with_avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+    if has_avx2_fma() {
+        // SAFETY: the CPU has the features (checked above).
+        unsafe { avx2_fma(f) }
+    } else {
+        f()
+    }
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
 /// AVX2, FMA and F16C (the float products convert F16 in registers).
 #[inline]
 pub fn has_avx2_fma_f16c() -> bool {

@@ -69,9 +69,21 @@ pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
     }
 }
 
+#[target_feature(enable = "avx2")]
+unsafe fn matvec_i2s_avx2(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
+    // SAFETY (closure): inside this function the CPU has AVX2.
+    let row_dot = |row: &[u8], q: &[i8]| unsafe { i2s_row_dot_avx2(row, q) };
+    matvec_i2s_with(row_dot, packed, w_scale, q, s, out);
+}
+
 /// Same contract as `ternary::matvec_i2s`.
 pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
-    matvec_i2s_with(i2s_row_dot, packed, w_scale, q, s, out);
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked above).
+        unsafe { matvec_i2s_avx2(packed, w_scale, q, s, out) }
+    } else {
+        scalar::matvec_i2s(packed, w_scale, q, s, out)
+    }
 }
 
 /// The eight lane sums of `ternary::tq2_block_lanes` in one register: per byte position the
