@@ -9,6 +9,7 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 use bitlens::kernels::act::quantize_i8_row;
+use bitlens::kernels::attention;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
 use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
 use bitlens::kernels::{simd128, ternary};
@@ -101,6 +102,22 @@ fn bench_2b4t_kernels() {
             scalar / simd
         ));
     }
+    // A BF16 head, or an activation not converted to F16, takes the exact f64 path.
+    let wide: Vec<f32> = activations(dim, 3);
+    let simd = best_ms(2, || {
+        simd128::matvec_float(
+            &w,
+            FloatType::F16,
+            &wide,
+            DotOrder::GgmlVecDot,
+            &mut row,
+            &mut out,
+        )
+    });
+    say(&format!(
+        "F16 head {VOCAB}x{dim} GgmlVecDot, F32 activation (f64 fused path): simd128 {:.0} ms",
+        simd * scale
+    ));
 
     // One layer's I2_S projections: q, k, v, o, gate, up, down.
     let kv = dim / 4;
@@ -125,6 +142,49 @@ fn bench_2b4t_kernels() {
     }
     say(&format!(
         "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, simd128 {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
+        simd * LAYERS as f64
+    ));
+}
+
+/// One layer's attention products at 2B-4T's shapes (20 heads of 128, 5 KV heads) over 1024
+/// cached positions, in a decode step's orders: q·k per cell, p·V over the cells.
+#[wasm_bindgen_test]
+#[ignore = "benchmark: npm run bench:decode"]
+fn bench_2b4t_attention() {
+    const N: usize = 1024;
+    let (heads, kv_heads, hd) = (20usize, 5usize, 128usize);
+    let kv_dim = kv_heads * hd;
+    let f16s = |n: usize, seed: u64| -> Vec<half::f16> {
+        activations(n, seed)
+            .iter()
+            .map(|&v| half::f16::from_f32(v * 0.1))
+            .collect()
+    };
+    let (k, v) = (f16s(N * kv_dim, 60), f16s(N * kv_dim, 61));
+    let q: Vec<f32> = f16s(hd, 62).iter().map(|h| h.to_f32()).collect();
+    let p: Vec<f32> = f16s(N, 63)
+        .iter()
+        .map(|h| h.to_f32().abs() * 0.01)
+        .collect();
+    let order = DotOrder::GgmlVecDot;
+    let mut att = vec![0f32; N];
+    let mut out = vec![0f32; hd];
+    let scalar = best_ms(2, || {
+        for h in 0..heads {
+            let base = h / (heads / kv_heads) * hd;
+            attention::kq_scores(order, &k, kv_dim, base, &q, 1.0, &mut att);
+            attention::kqv(order, &v, kv_dim, base, &p, &mut out);
+        }
+    });
+    let simd = best_ms(3, || {
+        for h in 0..heads {
+            let base = h / (heads / kv_heads) * hd;
+            simd128::attention::kq_scores(order, &k, kv_dim, base, &q, 1.0, &mut att);
+            simd128::attention::kqv(order, &v, kv_dim, base, &p, &mut out);
+        }
+    });
+    say(&format!(
+        "attention products of one layer at {N} positions (q·k, p·V): scalar {scalar:.1} ms, simd128 {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
         simd * LAYERS as f64
     ));
 }

@@ -381,3 +381,49 @@ fn simd128_q8_block_matvec_equals_scalar() {
         }
     }
 }
+
+/// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
+/// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (four dimensions at a time),
+/// with F16 probabilities (some ±0) and, taking the scalar path, F32 ones.
+#[wasm_bindgen_test]
+fn simd128_attention_products_equal_scalar() {
+    use bitlens::kernels::attention;
+    let mut rng = Rng(128);
+    for (n, head_dim, kv_heads) in [
+        (1usize, 128usize, 5usize),
+        (3, 128, 5),
+        (33, 64, 3),
+        (300, 66, 2),
+    ] {
+        let kv_dim = head_dim * kv_heads;
+        let cache: Vec<half::f16> = (0..n * kv_dim)
+            .map(|_| half::f16::from_f32(rng.f16ish()))
+            .collect();
+        let p16: Vec<f32> = (0..n)
+            .map(|t| match t % 7 {
+                0 => 0.0,
+                1 => -0.0,
+                _ => half::f16::from_f32((rng.next() % 1000) as f32 / 1000.0).to_f32(),
+            })
+            .collect();
+        let p32: Vec<f32> = (0..n).map(|_| (rng.next() % 1000) as f32 / 999.0).collect();
+        let qh: Vec<f32> = (0..head_dim).map(|_| rng.f16ish()).collect();
+        for order in ORDERS {
+            for base in [0, (kv_heads - 1) * head_dim] {
+                let what = format!("{order:?} n {n} head_dim {head_dim} base {base}");
+                for p in [&p16, &p32] {
+                    let mut want = vec![0f32; head_dim];
+                    let mut got = vec![0f32; head_dim];
+                    attention::kqv(order, &cache, kv_dim, base, p, &mut want);
+                    simd128::attention::kqv(order, &cache, kv_dim, base, p, &mut got);
+                    assert_same(&got, &want, &format!("p·V {what}"));
+                }
+                let mut want = vec![0f32; n];
+                let mut got = vec![0f32; n];
+                attention::kq_scores(order, &cache, kv_dim, base, &qh, 0.125, &mut want);
+                simd128::attention::kq_scores(order, &cache, kv_dim, base, &qh, 0.125, &mut got);
+                assert_same(&got, &want, &format!("q·k {what}"));
+            }
+        }
+    }
+}

@@ -168,10 +168,16 @@ pub fn kqv(order: DotOrder, v: &[f16], kv_dim: usize, base: usize, p: &[f32], ou
     }
 }
 
-// The two attention products: AVX2 on x86-64 (chosen at run time inside `x86`), else scalar.
+// The two attention products: AVX2 on x86-64 (chosen at run time inside `x86`), simd128 on
+// wasm32 (compile time), else scalar.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use super::simd128::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
 #[cfg(target_arch = "x86_64")]
 use super::x86::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "wasm32", target_feature = "simd128")
+)))]
 use {kq_scores as kq_kernel, kqv as kqv_kernel};
 
 #[cfg(test)]

@@ -104,27 +104,31 @@ pub fn row_to_f32(ty: FloatType, src: &[u8], dst: &mut [f32]) {
 fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [f32]) {
     assert!(full.is_multiple_of(2 * P) && full <= w.len() && full <= xd.len());
     assert_eq!(lanes.len(), 2 * P);
-    let mut acc = [f64x2_splat(0.0); P];
-    for i in (0..full).step_by(2 * P) {
-        for (q, pair) in acc.chunks_exact_mut(2).enumerate() {
-            let at = i + 4 * q;
-            // SAFETY: at + 4 <= full, within both slices (asserted above).
-            let (wv, xl, xh) = unsafe {
-                (
-                    v128_load(w.as_ptr().add(at) as *const v128),
-                    v128_load(xd.as_ptr().add(at) as *const v128),
-                    v128_load(xd.as_ptr().add(at + 2) as *const v128),
-                )
-            };
-            let wl = f64x2_promote_low_f32x4(wv);
-            let wh = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(wv, wv));
-            pair[0] = fma_f64x2(wl, xl, pair[0]);
-            pair[1] = fma_f64x2(wh, xh, pair[1]);
+    // Each group of eight independent lanes runs over the whole row in turn (four
+    // accumulators in registers rather than all `P` spilled).
+    for (g, group) in lanes.chunks_exact_mut(8).enumerate() {
+        let mut acc = [f64x2_splat(0.0); 4];
+        for i in (0..full).step_by(2 * P) {
+            for (q, pair) in acc.chunks_exact_mut(2).enumerate() {
+                let at = i + 8 * g + 4 * q;
+                // SAFETY: at + 4 <= full, within both slices (asserted above).
+                let (wv, xl, xh) = unsafe {
+                    (
+                        v128_load(w.as_ptr().add(at) as *const v128),
+                        v128_load(xd.as_ptr().add(at) as *const v128),
+                        v128_load(xd.as_ptr().add(at + 2) as *const v128),
+                    )
+                };
+                let wl = f64x2_promote_low_f32x4(wv);
+                let wh = f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(wv, wv));
+                pair[0] = fma_f64x2(wl, xl, pair[0]);
+                pair[1] = fma_f64x2(wh, xh, pair[1]);
+            }
         }
-    }
-    for (l, a) in lanes.chunks_exact_mut(2).zip(acc) {
-        l[0] = f64x2_extract_lane::<0>(a) as f32;
-        l[1] = f64x2_extract_lane::<1>(a) as f32;
+        for (l, a) in group.chunks_exact_mut(2).zip(acc) {
+            l[0] = f64x2_extract_lane::<0>(a) as f32;
+            l[1] = f64x2_extract_lane::<1>(a) as f32;
+        }
     }
 }
 
@@ -172,9 +176,11 @@ fn finish(
 fn f16_grid_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut [f32]) {
     assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x.len());
     assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
-    let mut acc = [f32x4_splat(0.0); Q];
-    for i in (0..full).step_by(4 * Q) {
-        for (j, pair) in acc.chunks_exact_mut(2).enumerate() {
+    // The lanes are independent, so each group of eight runs over the whole row in turn: two
+    // accumulators stay in registers (all `Q` at once would spill).
+    for (j, group) in lanes.chunks_exact_mut(8).enumerate() {
+        let mut acc = [f32x4_splat(0.0); 2];
+        for i in (0..full).step_by(4 * Q) {
             let at = i + 8 * j;
             let w = f16x8_to_f32(load(src, 2 * at));
             // SAFETY: at + 8 <= full <= x.len() (asserted above).
@@ -184,13 +190,13 @@ fn f16_grid_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mu
                     v128_load(x.as_ptr().add(at + 4) as *const v128),
                 ]
             };
-            pair[0] = f32x4_add(f32x4_mul(w[0], xv[0]), pair[0]);
-            pair[1] = f32x4_add(f32x4_mul(w[1], xv[1]), pair[1]);
+            acc[0] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[0]);
+            acc[1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[1]);
         }
-    }
-    for (l, a) in lanes.chunks_exact_mut(4).zip(acc) {
-        // SAFETY: four f32 slots.
-        unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        for (l, a) in group.chunks_exact_mut(4).zip(acc) {
+            // SAFETY: four f32 slots.
+            unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        }
     }
 }
 
@@ -232,5 +238,97 @@ pub fn matvec_float(
     for (r, o) in out.iter_mut().enumerate() {
         row_to_f32(ty, &data[r * row_bytes..(r + 1) * row_bytes], row);
         *o = dot_slices(order, row, x, &xd);
+    }
+}
+
+/// The bytes of F16 values (little-endian, as wasm stores them).
+pub fn f16_bytes(h: &[f16]) -> &[u8] {
+    // SAFETY: `f16` is a plain 16-bit value (`repr(transparent)` over u16), any byte is valid
+    // to read, and the length covers exactly the slice.
+    unsafe { core::slice::from_raw_parts(h.as_ptr() as *const u8, 2 * h.len()) }
+}
+
+/// Attention's `out[d] = Σ_t v[t·stride + d]·p[t]` for `d < out.len()` over `n_pad` cells
+/// (cells `t >= p.len()` are 0), each sum in `order` as `float::dot` forms it, for F16 values
+/// `v` and probabilities `p` rounded to F16 (exact f32 products, as in `f16_grid_lanes`): four
+/// `d` at a time, the lanes running over `t`.
+pub fn kqv_f16_grid(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
+    match order {
+        DotOrder::GgmlVecDot => kqv_lanes::<32>(order, v, stride, p, n_pad, out),
+        DotOrder::TinyBlas => kqv_lanes::<8>(order, v, stride, p, n_pad, out),
+        DotOrder::GgmlVecDotAvx512 => kqv_lanes::<64>(order, v, stride, p, n_pad, out),
+        DotOrder::TinyBlasAvx512 => kqv_lanes::<16>(order, v, stride, p, n_pad, out),
+    }
+}
+
+fn kqv_lanes<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
+    let n = p.len();
+    assert!(n <= n_pad && (n == 0 || (n - 1) * stride + out.len() <= v.len()));
+    let (m, full) = fused_parts(order, n_pad);
+    let vb = f16_bytes(v);
+    let mut d = 0;
+    while d + 4 <= out.len() {
+        let mut acc = [f32x4_splat(0.0); L];
+        for c in (0..full).step_by(L) {
+            for (l, a) in acc.iter_mut().enumerate() {
+                let t = c + l;
+                let term = if t < n {
+                    let at = 2 * (t * stride + d);
+                    assert!(at + 8 <= vb.len());
+                    // SAFETY: eight bytes at `at`, bounds checked above.
+                    let h = unsafe { v128_load64_zero(vb.as_ptr().add(at) as *const u64) };
+                    f32x4_mul(f16x8_to_f32(h)[0], f32x4_splat(p[t]))
+                } else {
+                    f32x4_splat(0.0)
+                };
+                *a = f32x4_add(term, *a);
+            }
+        }
+        let mut lanes = [[0f32; 4]; L];
+        for (l, a) in lanes.iter_mut().zip(acc) {
+            // SAFETY: four f32 slots.
+            unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        }
+        for j in 0..4 {
+            let mut lj = [0f32; L];
+            for (x, l) in lj.iter_mut().zip(&lanes) {
+                *x = l[j];
+            }
+            let vd = |t: usize| {
+                if t < n {
+                    v[t * stride + d + j].to_f32()
+                } else {
+                    0.0
+                }
+            };
+            let pd = |t: usize| if t < n { p[t] } else { 0.0 };
+            fused_lanes_from(&mut lj, full, m, vd, pd);
+            out[d + j] = reduce(order, &lj, n_pad, vd, pd);
+        }
+        d += 4;
+    }
+    for (j, o) in out.iter_mut().enumerate().skip(d) {
+        let vd = |t: usize| {
+            if t < n {
+                v[t * stride + j].to_f32()
+            } else {
+                0.0
+            }
+        };
+        *o = crate::kernels::float::dot(order, n_pad, vd, |t| if t < n { p[t] } else { 0.0 });
     }
 }

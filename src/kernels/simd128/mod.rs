@@ -8,6 +8,7 @@
 
 use core::arch::wasm32::*;
 
+pub mod attention;
 pub mod float;
 pub mod q8;
 pub mod ternary;
