@@ -1,13 +1,17 @@
 //! Row-parallel products give the same bits for any thread count: greedy ids, every step's
 //! logits and the prompt's per-token NLLs with 1, 2 and 3 threads, on both fixtures (whose
-//! 256 x 256 products are just large enough to be split) and on the real SmolLM2 file.
+//! 256 x 256 products are just large enough to be split) and on the real SmolLM2 file; and
+//! `matvec` of every weight type with 1 to 4 threads on random weights.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
 use bitlens::gguf::Gguf;
+use bitlens::kernels::matrix::{FloatInput, MATVEC_TYPES};
 use bitlens::kernels::par::MIN_PARALLEL_WEIGHTS;
+use bitlens::kernels::{matvec, ActScratch, Matrix};
 use bitlens::model::{Generator, Isa, Model, SamplerConfig};
+use bitlens::quant::GgmlType;
 use serde_json::Value;
 
 #[path = "common/model_parity.rs"]
@@ -86,4 +90,91 @@ fn smollm2_same_bits_for_any_thread_count() {
     let tok = bitlens::tokenizer::Tokenizer::from_gguf(&g).unwrap();
     let prompt = tok.encode("The capital of France is", true, true);
     same_for_any_thread_count(&file, Isa::Avx512, &prompt, 8);
+}
+
+#[test]
+fn every_weight_type_same_bits_for_any_thread_count() {
+    let (rows, cols) = (300, 512);
+    assert!(rows * cols >= MIN_PARALLEL_WEIGHTS);
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let x: Vec<f32> = (0..cols)
+        .map(|_| (next() % 20001) as f32 / 1000.0 - 10.0)
+        .collect();
+    for &ty in MATVEC_TYPES {
+        let bytes = match ty {
+            GgmlType::I2_S => rows * cols / 4, // without the scale tail, as `Matrix` holds it
+            _ => ty.tensor_bytes(cols as u64, (rows * cols) as u64).unwrap() as usize,
+        };
+        let mut data: Vec<u8> = (0..bytes).map(|_| next() as u8).collect();
+        // Finite scales and values: every 16-bit float field set to a small F16 value where the
+        // type has block scales, small F16/BF16/F32 weights elsewhere.
+        let small_f16 =
+            |r: u64| half::f16::from_f32((r % 2000) as f32 / 4000.0 - 0.25).to_le_bytes();
+        match ty {
+            GgmlType::F16 => data
+                .chunks_exact_mut(2)
+                .for_each(|c| c.copy_from_slice(&small_f16(next()))),
+            GgmlType::BF16 => data.chunks_exact_mut(2).for_each(|c| {
+                c.copy_from_slice(
+                    &half::bf16::from_f32((next() % 2000) as f32 / 4000.0).to_le_bytes(),
+                )
+            }),
+            GgmlType::F32 => data
+                .chunks_exact_mut(4)
+                .for_each(|c| c.copy_from_slice(&((next() % 2000) as f32 / 4000.0).to_le_bytes())),
+            _ => {
+                let (bb, at): (usize, &[usize]) = match ty {
+                    GgmlType::TQ1_0 => (54, &[52]),
+                    GgmlType::TQ2_0 => (66, &[64]),
+                    GgmlType::Q4_0 => (18, &[0]),
+                    GgmlType::Q4_1 => (20, &[0, 2]),
+                    GgmlType::Q8_0 => (34, &[0]),
+                    GgmlType::Q4_K => (144, &[0, 2]),
+                    GgmlType::Q6_K => (210, &[208]),
+                    _ => (0, &[]),
+                };
+                if bb > 0 {
+                    for blk in data.chunks_exact_mut(bb) {
+                        for &a in at {
+                            blk[a..a + 2].copy_from_slice(&small_f16(next()));
+                        }
+                    }
+                }
+            }
+        }
+        let w = Matrix {
+            ty,
+            data: &data,
+            rows,
+            cols,
+            scale: 0.75,
+        };
+        let mut want = vec![0f32; rows];
+        matvec(
+            &w,
+            &x,
+            &mut ActScratch::default(),
+            FloatInput::VEC_DOT,
+            &mut want,
+        );
+        assert!(want.iter().all(|v| v.is_finite()), "{ty}");
+        assert!(
+            want.iter().filter(|&&v| v != 0.0).count() > rows / 2,
+            "{ty}"
+        );
+        for threads in 2..=4 {
+            let mut s = ActScratch::default();
+            s.threads = threads;
+            let mut got = vec![0f32; rows];
+            matvec(&w, &x, &mut s, FloatInput::VEC_DOT, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "{ty}, {threads} threads");
+        }
+    }
 }
