@@ -8,6 +8,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "common/pseudo_random.rs"]
+mod pseudo_random;
+use pseudo_random::{activations, bytes};
+
 use bitlens::kernels::act::quantize_i8_row;
 use bitlens::kernels::attention;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
@@ -41,24 +45,17 @@ fn best_ms(reps: usize, mut f: impl FnMut()) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// Deterministic pseudo-random bytes (xorshift64).
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
-
-fn activations(n: usize, seed: u64) -> Vec<f32> {
-    bytes(n, seed)
-        .iter()
-        .map(|&b| (b as f32 - 127.5) / 13.0)
-        .collect()
+/// (rows, cols) of one layer's projections: q, k, v, o, gate, up, down.
+fn projections(dim: usize, kv: usize, ff: usize) -> [(usize, usize); 7] {
+    [
+        (dim, dim),
+        (kv, dim),
+        (kv, dim),
+        (dim, dim),
+        (ff, dim),
+        (ff, dim),
+        (dim, ff),
+    ]
 }
 
 /// F16 weights of about 0.02, like a trained head.
@@ -119,19 +116,8 @@ fn bench_2b4t_kernels() {
         simd * scale
     ));
 
-    // One layer's I2_S projections: q, k, v, o, gate, up, down.
-    let kv = dim / 4;
-    let shapes = [
-        (dim, dim),
-        (kv, dim),
-        (kv, dim),
-        (dim, dim),
-        (ff, dim),
-        (ff, dim),
-        (dim, ff),
-    ];
     let (mut scalar, mut simd) = (0.0, 0.0);
-    for (i, &(rows, cols)) in shapes.iter().enumerate() {
+    for (i, &(rows, cols)) in projections(dim, dim / 4, ff).iter().enumerate() {
         let packed = bytes(rows * cols / 4, 10 + i as u64);
         let x = activations(cols, 20 + i as u64);
         let mut q = vec![0i8; cols];
@@ -212,17 +198,8 @@ fn bench_smollm2_kernels() {
         let simd = best_ms(5, || simd128::matvec_q8(kind, &w, &q, &d, &s, &mut out));
         (scalar, simd)
     };
-    let shapes = [
-        (dim, dim),
-        (kv, dim),
-        (kv, dim),
-        (dim, dim),
-        (ff, dim),
-        (ff, dim),
-        (dim, ff),
-    ];
     let (mut scalar, mut simd) = (0.0, 0.0);
-    for (i, &(rows, cols)) in shapes.iter().enumerate() {
+    for (i, &(rows, cols)) in projections(dim, kv, ff).iter().enumerate() {
         let (a, b) = time(Block32::Q4_1, rows, cols, 40 + i as u64);
         scalar += a;
         simd += b;

@@ -9,6 +9,10 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "common/pseudo_random.rs"]
+mod pseudo_random;
+use pseudo_random::{activations, bytes};
+
 #[path = "common/model_parity.rs"]
 mod model_parity;
 
@@ -22,26 +26,6 @@ use model_parity::{check_cases, ids, run_cases, PromptLogits};
 /// by `rope_cos_sin_against_glibc`), which moved one I2_S step's logits by 5.8e-4 when measured
 /// (TQ2_0 stayed exact). Greedy ids stay identical.
 const TOL: f32 = 0.3;
-
-/// Deterministic pseudo-random bytes (xorshift).
-fn bytes(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 24) as u8
-        })
-        .collect()
-}
-
-fn activations(n: usize, seed: u64) -> Vec<f32> {
-    bytes(n, seed)
-        .iter()
-        .map(|&b| (b as f32 - 127.5) / 13.0)
-        .collect()
-}
 
 #[wasm_bindgen_test]
 fn simd128_i2s_equals_scalar() {

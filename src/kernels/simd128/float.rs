@@ -135,35 +135,30 @@ fn fused_pairs<const P: usize>(w: &[f32], xd: &[f64], full: usize, lanes: &mut [
 /// `Σ w[i]·x[i]` in `order` (`xd` is `x` widened to f64): `float::dot_slices`'s bits.
 pub fn dot_slices(order: DotOrder, w: &[f32], x: &[f32], xd: &[f64]) -> f32 {
     let n = w.len().min(x.len());
-    let (m, full) = fused_parts(order, n);
-    let mut acc = [0f32; 64];
-    let lanes = &mut acc[..order.lanes()];
-    match order {
+    let whole_steps = |full, lanes: &mut [f32]| match order {
         DotOrder::GgmlVecDot => fused_pairs::<16>(w, xd, full, lanes),
         DotOrder::TinyBlas => fused_pairs::<4>(w, xd, full, lanes),
         DotOrder::GgmlVecDotAvx512 => fused_pairs::<32>(w, xd, full, lanes),
         DotOrder::TinyBlasAvx512 => fused_pairs::<8>(w, xd, full, lanes),
-    }
-    finish(order, lanes, full, m, |k| w[k], &x[..n])
+    };
+    dot_with(order, whole_steps, |k| w[k], &x[..n])
 }
 
-/// The fused terms `m` of `n` and the whole steps `full` of them.
-fn fused_parts(order: DotOrder, n: usize) -> (usize, usize) {
-    let m = order.fused_len(n);
-    (m, m / order.lanes() * order.lanes())
-}
-
-/// tinyBLAS's last partial step lane by lane, then the order's reduction and tail (`x.len()`
-/// terms).
+/// A dot product in `order` over `x.len()` terms: `whole_steps(full, lanes)` fills the lanes
+/// over the first `full` terms (the fused part's whole steps, SIMD), then tinyBLAS's last
+/// partial step runs lane by lane and the order's reduction and tail follow.
 #[inline(always)]
-fn finish(
+fn dot_with(
     order: DotOrder,
-    lanes: &mut [f32],
-    full: usize,
-    m: usize,
+    whole_steps: impl FnOnce(usize, &mut [f32]),
     w: impl Fn(usize) -> f32,
     x: &[f32],
 ) -> f32 {
+    let m = order.fused_len(x.len());
+    let full = m / order.lanes() * order.lanes();
+    let mut acc = [0f32; 64];
+    let lanes = &mut acc[..order.lanes()];
+    whole_steps(full, lanes);
     fused_lanes_from(lanes, full, m, &w, |k| x[k]);
     reduce(order, lanes, x.len(), w, |k| x[k])
 }
@@ -238,16 +233,13 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
 /// `Σ w[i]·x[i]` in `order` for an F16 row `src` and an `x` of F16 values (`f16_grid_lanes`):
 /// `float::dot_slices`'s bits for that row.
 pub fn dot_f16_grid(order: DotOrder, src: &[u8], x: &[f32]) -> f32 {
-    let (m, full) = fused_parts(order, x.len());
-    let mut acc = [0f32; 64];
-    let lanes = &mut acc[..order.lanes()];
-    match order {
+    let whole_steps = |full, lanes: &mut [f32]| match order {
         DotOrder::GgmlVecDot => f16_row_lanes::<8>(src, x, full, lanes),
         DotOrder::TinyBlas => f16_row_lanes::<2>(src, x, full, lanes),
         DotOrder::GgmlVecDotAvx512 => f16_row_lanes::<16>(src, x, full, lanes),
         DotOrder::TinyBlasAvx512 => f16_row_lanes::<4>(src, x, full, lanes),
-    }
-    finish(order, lanes, full, m, |k| f16_at(src, k), x)
+    };
+    dot_with(order, whole_steps, |k| f16_at(src, k), x)
 }
 
 /// Same contract as `float::matvec_float`.
@@ -313,7 +305,8 @@ fn kqv_lanes<const L: usize>(
 ) {
     let n = p.len();
     assert!(n <= n_pad && (n == 0 || (n - 1) * stride + out.len() <= v.len()));
-    let (m, full) = fused_parts(order, n_pad);
+    let m = order.fused_len(n_pad);
+    let full = m / L * L;
     let vb = f16_bytes(v);
     let mut d = 0;
     while d + 4 <= out.len() {
