@@ -162,9 +162,10 @@ fn bench_2b4t_attention() {
     };
     let (k, v) = (f16s(N * kv_dim, 60), f16s(N * kv_dim, 61));
     let q: Vec<f32> = f16s(hd, 62).iter().map(|h| h.to_f32()).collect();
+    // Probabilities rounded to F16, as in a decode step.
     let p: Vec<f32> = f16s(N, 63)
         .iter()
-        .map(|h| h.to_f32().abs() * 0.01)
+        .map(|h| half::f16::from_f32(h.to_f32().abs() * 0.01).to_f32())
         .collect();
     let order = DotOrder::GgmlVecDot;
     let mut att = vec![0f32; N];

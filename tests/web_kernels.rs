@@ -305,6 +305,23 @@ fn simd128_f16_matvec_on_the_f16_grid() {
             assert_same(&[grid, exact], &[want[r]; 2], &format!("{order:?} row {r}"));
         }
     }
+    // Every F16 value alone in a row of eight, times 1 (the conversion the F16 path uses for
+    // rows without infinities and NaNs, and the one for rows with them).
+    let one_hot: Vec<u8> = (0..=u16::MAX)
+        .flat_map(|h| {
+            let mut r = [0u16; 8];
+            r[h as usize % 8] = h;
+            r.into_iter().flat_map(|v| v.to_le_bytes())
+        })
+        .collect();
+    let ones = [1f32; 8];
+    // (Only tinyBLAS's eight lanes take a row of eight through the SIMD loop.)
+    let mut want = vec![0f32; 65536];
+    let mut got = vec![0f32; 65536];
+    let order = DotOrder::TinyBlas;
+    float::matvec_float(&one_hot, FloatType::F16, &ones, order, &mut row, &mut want);
+    simd128::matvec_float(&one_hot, FloatType::F16, &ones, order, &mut row, &mut got);
+    assert_same(&got, &want, "every F16 value");
     // Every finite F16 exponent on both sides (subnormals, 65504, cancellations).
     let finite = |r: u64| {
         let h = r as u16;

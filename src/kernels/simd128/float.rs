@@ -172,17 +172,33 @@ fn finish(
 /// F16 weights `src` and an `x` of F16 values (the engines convert the activation to F16 for
 /// an F16 weight). Then a product is exact in f32 (at most 22 significant bits, between 2^-48
 /// and 2^32), so the plain f32 multiply and add round once, as the fused multiply-add does.
+/// With `FINITE` the weights are converted as finite values and `false` returned (the lanes
+/// then unusable) if the row holds an infinity or NaN.
 #[inline(always)]
-fn f16_grid_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut [f32]) {
+fn f16_grid_lanes<const Q: usize, const FINITE: bool>(
+    src: &[u8],
+    x: &[f32],
+    full: usize,
+    lanes: &mut [f32],
+) -> bool {
     assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x.len());
     assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
+    let all_ones = i16x8_splat(0x7c00);
+    let mut inf_nan = i16x8_splat(0);
     // The lanes are independent, so each group of eight runs over the whole row in turn: two
     // accumulators stay in registers (all `Q` at once would spill).
     for (j, group) in lanes.chunks_exact_mut(8).enumerate() {
         let mut acc = [f32x4_splat(0.0); 2];
         for i in (0..full).step_by(4 * Q) {
             let at = i + 8 * j;
-            let w = f16x8_to_f32(load(src, 2 * at));
+            let h = load(src, 2 * at);
+            let w = if FINITE {
+                // Checked once per row instead of corrected per value.
+                inf_nan = v128_or(inf_nan, i16x8_eq(v128_and(h, all_ones), all_ones));
+                f16x8_finite_to_f32(h)
+            } else {
+                f16x8_to_f32(h)
+            };
             // SAFETY: at + 8 <= full <= x.len() (asserted above).
             let xv = unsafe {
                 [
@@ -198,6 +214,25 @@ fn f16_grid_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mu
             unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
         }
     }
+    !v128_any_true(inf_nan)
+}
+
+/// `f16x8_to_f32` for finite values (an infinity or NaN comes out as a finite number): the
+/// arithmetic shift puts sign, exponent and mantissa in place and the mask clears the sign's
+/// copies, then the multiplication by 2^112 rebiases as there.
+#[inline(always)]
+fn f16x8_finite_to_f32(h: v128) -> [v128; 2] {
+    halves_up(h).map(|x| {
+        let em = v128_and(i32x4_shr(x, 3), u32x4_splat(0x8fff_e000));
+        f32x4_mul(em, f32x4_splat(f32::from_bits(0x7780_0000)))
+    })
+}
+
+/// `f16_grid_lanes`, with the finite-value conversion unless the row holds an infinity or NaN.
+fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut [f32]) {
+    if !f16_grid_lanes::<Q, true>(src, x, full, lanes) {
+        f16_grid_lanes::<Q, false>(src, x, full, lanes);
+    }
 }
 
 /// `Σ w[i]·x[i]` in `order` for an F16 row `src` and an `x` of F16 values (`f16_grid_lanes`):
@@ -207,10 +242,10 @@ pub fn dot_f16_grid(order: DotOrder, src: &[u8], x: &[f32]) -> f32 {
     let mut acc = [0f32; 64];
     let lanes = &mut acc[..order.lanes()];
     match order {
-        DotOrder::GgmlVecDot => f16_grid_lanes::<8>(src, x, full, lanes),
-        DotOrder::TinyBlas => f16_grid_lanes::<2>(src, x, full, lanes),
-        DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16>(src, x, full, lanes),
-        DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4>(src, x, full, lanes),
+        DotOrder::GgmlVecDot => f16_row_lanes::<8>(src, x, full, lanes),
+        DotOrder::TinyBlas => f16_row_lanes::<2>(src, x, full, lanes),
+        DotOrder::GgmlVecDotAvx512 => f16_row_lanes::<16>(src, x, full, lanes),
+        DotOrder::TinyBlasAvx512 => f16_row_lanes::<4>(src, x, full, lanes),
     }
     finish(order, lanes, full, m, |k| f16_at(src, k), x)
 }
