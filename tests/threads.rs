@@ -1,6 +1,6 @@
 //! Row-parallel products give the same bits for any thread count: greedy ids, every step's
 //! logits and the prompt's per-token NLLs with 1, 2 and 3 threads, on both fixtures (whose
-//! 256 x 256 products are just large enough to be split) and on the real SmolLM2 file; and
+//! products are split from 4096 weights on) and on the real SmolLM2 file; and
 //! `matvec` of every weight type with 1 to 4 threads on random weights.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -8,7 +8,6 @@ mod common;
 
 use bitlens::gguf::Gguf;
 use bitlens::kernels::matrix::{FloatInput, MATVEC_TYPES};
-use bitlens::kernels::par::MIN_PARALLEL_WEIGHTS;
 use bitlens::kernels::{matvec, ActScratch, Matrix};
 use bitlens::model::{Generator, Isa, Model, SamplerConfig};
 use bitlens::quant::GgmlType;
@@ -16,6 +15,10 @@ use serde_json::Value;
 
 #[path = "common/model_parity.rs"]
 mod model_parity;
+
+/// Products from this many weights are split here (the default threshold is larger than the
+/// fixtures' products).
+const SPLIT_FROM: usize = 1 << 12;
 
 /// Greedy ids, each step's logits (as bits) and the prompt NLLs (as bits).
 type Run = (Vec<u32>, Vec<Vec<u32>>, Vec<u64>);
@@ -30,6 +33,7 @@ fn run(model: &Model, file: &[u8], prompt: &[u32], steps: usize) -> Run {
     )
     .unwrap();
     assert_eq!(gen.state.act.threads, model.threads);
+    gen.state.act.min_parallel_weights = SPLIT_FROM;
     gen.score_prompt = true;
     gen.prefill(model, file, prompt).unwrap();
     let (mut ids, mut logits) = (Vec::new(), Vec::new());
@@ -47,7 +51,7 @@ fn same_for_any_thread_count(file: &[u8], isa: Isa, prompt: &[u32], steps: usize
     model.isa = isa;
     let c = &model.config;
     // The projections and head are split (else this would test nothing).
-    assert!(c.dim * c.dim >= MIN_PARALLEL_WEIGHTS && c.vocab_size * c.dim >= MIN_PARALLEL_WEIGHTS);
+    assert!(c.kv_dim() * c.dim >= SPLIT_FROM && c.vocab_size * c.dim >= SPLIT_FROM);
     let one = run(&model, file, prompt, steps);
     assert_eq!(one.0.len(), steps);
     assert_eq!(one.2.len(), prompt.len() - 1);
@@ -95,7 +99,6 @@ fn smollm2_same_bits_for_any_thread_count() {
 #[test]
 fn every_weight_type_same_bits_for_any_thread_count() {
     let (rows, cols) = (300, 512);
-    assert!(rows * cols >= MIN_PARALLEL_WEIGHTS);
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -171,6 +174,7 @@ fn every_weight_type_same_bits_for_any_thread_count() {
         for threads in 2..=4 {
             let mut s = ActScratch::default();
             s.threads = threads;
+            s.min_parallel_weights = SPLIT_FROM;
             let mut got = vec![0f32; rows];
             matvec(&w, &x, &mut s, FloatInput::VEC_DOT, &mut got);
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();

@@ -12,11 +12,14 @@ pub fn quantize_i8_row(x: &[f32], q: &mut [i8]) -> f32 {
     }
     let s = (127.0 / max.max(1e-5)) as f32;
     // With AVX2 where the CPU has it: a rounding instruction instead of a `rintf` call.
-    super::with_cpu_features(|| {
-        for (qi, &v) in q.iter_mut().zip(x) {
-            *qi = (v * s).round_ties_even().clamp(-128.0, 127.0) as i8;
-        }
-    });
+    super::with_cpu_features(
+        #[inline(always)]
+        || {
+            for (qi, &v) in q.iter_mut().zip(x) {
+                *qi = (v * s).round_ties_even().clamp(-128.0, 127.0) as i8;
+            }
+        },
+    );
     s
 }
 
@@ -45,11 +48,14 @@ pub fn quantize_q8k(x: &[f32], q: &mut [i8], d: &mut [f32], bsums: &mut [i16]) {
             qb.fill(0);
         } else {
             let iscale = -127.0f32 / mx;
-            super::with_cpu_features(|| {
-                for (qi, &v) in qb.iter_mut().zip(xb) {
-                    *qi = (iscale * v).round_ties_even().min(127.0) as i8;
-                }
-            });
+            super::with_cpu_features(
+                #[inline(always)]
+                || {
+                    for (qi, &v) in qb.iter_mut().zip(xb) {
+                        *qi = (iscale * v).round_ties_even().min(127.0) as i8;
+                    }
+                },
+            );
             d[b] = 1.0 / iscale;
         }
         for (j, s) in bsums[b * 16..(b + 1) * 16].iter_mut().enumerate() {

@@ -6,7 +6,7 @@ use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
-use super::par::split_rows;
+use super::par::{split_rows, MIN_PARALLEL_WEIGHTS};
 use super::q8::{quantize_q8, Block32, QK8};
 use super::ternary::{self, TQ1_BLOCK_BYTES};
 use crate::quant::dequant::dequantize_rows;
@@ -44,6 +44,8 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
 pub struct ActScratch {
     /// Threads for the row-parallel products (0 or 1: the calling thread only; natively only).
     pub threads: usize,
+    /// Products of fewer weights run on the calling thread (0: `par::MIN_PARALLEL_WEIGHTS`).
+    pub min_parallel_weights: usize,
     q: Vec<i8>,
     d: Vec<f32>,
     s: Vec<f32>,
@@ -115,9 +117,17 @@ impl FloatInput {
 pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
     assert_eq!(x.len(), w.cols, "matvec input length");
     assert_eq!(out.len(), w.rows, "matvec output length");
-    let threads = s.threads;
+    let min_weights = match s.min_parallel_weights {
+        0 => MIN_PARALLEL_WEIGHTS,
+        n => n,
+    };
+    let threads = if w.rows * w.cols < min_weights {
+        1
+    } else {
+        s.threads
+    };
     let rows = |f: &(dyn Fn(&[u8], &mut [f32]) + Sync), out: &mut [f32]| {
-        split_rows(threads, w.data, w.cols, out, f)
+        split_rows(threads, w.data, out, f)
     };
     match w.ty {
         GgmlType::I2_S => {

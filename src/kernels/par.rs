@@ -7,9 +7,10 @@
 //! busy machine a helper may not get a core for milliseconds; it then finds no chunk left and
 //! goes back to sleep). The helpers live in one process-wide pool, started on first use.
 
-/// Below this many weights a product runs on the calling thread (waking a helper costs tens of
-/// microseconds, about a 256 x 256 product).
-pub const MIN_PARALLEL_WEIGHTS: usize = 1 << 16;
+/// By default a product of fewer weights runs on the calling thread: waking a helper and
+/// handing out chunks costs tens of microseconds, more than such a product gains on a busy
+/// machine (measured on SmolLM2-135M, whose 576 x 1536 products are just below it).
+pub const MIN_PARALLEL_WEIGHTS: usize = 1 << 20;
 
 /// Chunks per thread (more balance the work when some thread gets less CPU time).
 #[cfg(not(target_arch = "wasm32"))]
@@ -17,16 +18,16 @@ const CHUNKS_PER_THREAD: usize = 8;
 
 /// Runs `f(rows_data, rows_out)` over contiguous runs of rows on up to `threads` threads (the
 /// calling thread included). `data` holds `out.len()` rows of equal size.
-pub fn split_rows<F>(threads: usize, data: &[u8], cols: usize, out: &mut [f32], f: F)
+pub fn split_rows<F>(threads: usize, data: &[u8], out: &mut [f32], f: F)
 where
     F: Fn(&[u8], &mut [f32]) + Sync,
 {
     #[cfg(not(target_arch = "wasm32"))]
-    if threads > 1 && out.len() > 1 && out.len() * cols >= MIN_PARALLEL_WEIGHTS {
+    if threads > 1 && out.len() > 1 {
         return pool::split(threads, data, out, &f);
     }
     #[cfg(target_arch = "wasm32")]
-    let _ = (threads, cols);
+    let _ = threads;
     f(data, out)
 }
 
@@ -211,7 +212,7 @@ mod tests {
         let data: Vec<u8> = (0..rows).flat_map(|r| [r as u8, 0, 0]).collect();
         for threads in [1, 2, 4, 7, 1000] {
             let mut out = vec![-1f32; rows];
-            split_rows(threads, &data, 1 << 10, &mut out, |d, o| {
+            split_rows(threads, &data, &mut out, |d, o| {
                 assert_eq!(d.len(), 3 * o.len());
                 for (v, row) in o.iter_mut().zip(d.chunks_exact(3)) {
                     *v = row[0] as f32;
@@ -232,7 +233,7 @@ mod tests {
                     let data: Vec<u8> = (0..1000u32).map(|r| (r * 7 + t) as u8).collect();
                     for _ in 0..50 {
                         let mut out = vec![0f32; 1000];
-                        split_rows(3, &data, 1 << 10, &mut out, |d, o| {
+                        split_rows(3, &data, &mut out, |d, o| {
                             for (v, &b) in o.iter_mut().zip(d) {
                                 *v = b as f32;
                             }
@@ -245,13 +246,13 @@ mod tests {
         // A panicking chunk reaches the caller, and the pool keeps working.
         let data = vec![0u8; 100];
         let r = std::panic::catch_unwind(|| {
-            split_rows(2, &data, 1 << 12, &mut [0f32; 100], |_, o| {
+            split_rows(2, &data, &mut [0f32; 100], |_, o| {
                 assert!(o.len() > 100, "chunk panic");
             })
         });
         assert!(r.is_err());
         let mut out = [1f32; 100];
-        split_rows(2, &data, 1 << 12, &mut out, |_, o| o.fill(2.0));
+        split_rows(2, &data, &mut out, |_, o| o.fill(2.0));
         assert_eq!(out, [2.0; 100]);
     }
 }

@@ -15,7 +15,10 @@ pub const QK8: usize = 32;
 /// Q8_0/Q8_1 activations: `q` (32 per block), `d` and `s` per block (as the F16 values stored).
 pub fn quantize_q8(x: &[f32], q: &mut [i8], d: &mut [f32], s: &mut [f32]) {
     // With AVX2 where the CPU has it: a rounding instruction instead of a `rintf` call.
-    super::with_cpu_features(|| quantize_q8_blocks(x, q, d, s))
+    super::with_cpu_features(
+        #[inline(always)]
+        || quantize_q8_blocks(x, q, d, s),
+    )
 }
 
 #[inline(always)]

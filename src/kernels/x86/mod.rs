@@ -45,6 +45,15 @@ unsafe fn avx2_fma<R>(f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The little-endian F16 value at `b[at..at + 2]` as f32, by F16C's instruction (exact; for
+/// functions compiled with "f16c", where `half` would call its run-time-detected version).
+#[inline(always)]
+pub(crate) unsafe fn f16_at(b: &[u8], at: usize) -> f32 {
+    use core::arch::x86_64::*;
+    let bits = u16::from_le_bytes([b[at], b[at + 1]]);
+    _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(bits as i32)))
+}
+
 /// AVX2, FMA and F16C (the float products convert F16 in registers).
 #[inline]
 pub fn has_avx2_fma_f16c() -> bool {

@@ -4,16 +4,9 @@
 
 use core::arch::x86_64::*;
 
-use half::f16;
-
-use super::has_avx2_fma;
+use super::{f16_at as f16_le, has_avx2_fma_f16c};
 use crate::kernels::float::hsum8;
 use crate::kernels::q8::{self as scalar, Block32, QK8};
-
-#[inline(always)]
-fn f16_le(b: &[u8], at: usize) -> f32 {
-    f16::from_le_bytes([b[at], b[at + 1]]).to_f32()
-}
 
 /// 4-bit codes of 16 bytes as 32 bytes: elements 0..16 the low nibbles, 16..32 the high ones.
 #[inline(always)]
@@ -43,7 +36,7 @@ unsafe fn quads_signed(w: __m256i, q: __m256i) -> __m256i {
     _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_hadd_epi32(a, b))
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn matvec_q8_avx2(
     kind: Block32,
     packed: &[u8],
@@ -88,7 +81,7 @@ unsafe fn matvec_q8_avx2(
 
 /// Same contract as `q8::matvec_q8`, in AVX2 when the CPU has it.
 pub fn matvec_q8(kind: Block32, packed: &[u8], q: &[i8], d: &[f32], s: &[f32], out: &mut [f32]) {
-    if has_avx2_fma() {
+    if has_avx2_fma_f16c() {
         // SAFETY: the CPU has AVX2 and FMA (checked above); bounds are checked inside.
         unsafe { matvec_q8_avx2(kind, packed, q, d, s, out) }
     } else {
@@ -100,10 +93,11 @@ pub fn matvec_q8(kind: Block32, packed: &[u8], q: &[i8], d: &[f32], s: &[f32], o
 mod tests {
     use super::super::testdata::Rng;
     use super::*;
+    use half::f16;
 
     #[test]
     fn block32_rows_equal_scalar() {
-        if !has_avx2_fma() {
+        if !has_avx2_fma_f16c() {
             return;
         }
         let mut rng = Rng(0x51_7cc1_b727);

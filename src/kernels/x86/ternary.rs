@@ -3,9 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use half::f16;
-
-use super::has_avx2_fma;
+use super::{f16_at, has_avx2_fma_f16c};
 use crate::kernels::act::Q8K_BLOCK;
 use crate::kernels::float::hsum8;
 use crate::kernels::ternary::{
@@ -105,7 +103,7 @@ unsafe fn tq2_lanes(blk: *const u8, q: *const u8, bsums: *const i16) -> __m256i 
     _mm256_sub_epi32(lanes, bs)
 }
 
-#[target_feature(enable = "avx2,fma")]
+#[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn matvec_tq2_avx2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
     let n_blocks = q.len() / Q8K_BLOCK;
     let row_bytes = n_blocks * TQ2_BLOCK_BYTES;
@@ -120,7 +118,7 @@ unsafe fn matvec_tq2_avx2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out
                 q.as_ptr().add(b * Q8K_BLOCK) as *const u8,
                 bsums.as_ptr().add(16 * b),
             );
-            let dd = d[b] * f16::from_le_bytes([blk[64], blk[65]]).to_f32();
+            let dd = d[b] * f16_at(blk, 64);
             acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(lanes), _mm256_set1_ps(dd), acc);
         }
         let mut l = [0f32; 8];
@@ -132,8 +130,8 @@ unsafe fn matvec_tq2_avx2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out
 /// `ternary::matvec_tq2_lanes` with the reference lanes (`tq2_block_lanes`), in AVX2 when the
 /// CPU has it: same lanes, same fused per-lane accumulation, same reduction.
 pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
-    if has_avx2_fma() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above); bounds are checked inside.
+    if has_avx2_fma_f16c() {
+        // SAFETY: the CPU has the features (checked above); bounds are checked inside.
         unsafe { matvec_tq2_avx2(packed, q, d, bsums, out) }
     } else {
         scalar::matvec_tq2_lanes(packed, scalar::tq2_block_lanes, q, d, bsums, out)
@@ -145,6 +143,7 @@ mod tests {
     use super::super::testdata::Rng;
     use super::*;
     use crate::kernels::quantize_q8k;
+    use half::f16;
 
     #[test]
     fn i2s_rows_equal_scalar() {
@@ -181,7 +180,7 @@ mod tests {
 
     #[test]
     fn tq2_rows_equal_scalar() {
-        if !has_avx2_fma() {
+        if !has_avx2_fma_f16c() {
             return;
         }
         let mut rng = Rng(0x9e37_79b9);
