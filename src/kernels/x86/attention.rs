@@ -117,15 +117,8 @@ unsafe fn kqv_avx2(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::Rng;
+    use super::super::testdata::{Rng, ORDERS};
     use super::*;
-
-    const ORDERS: [DotOrder; 4] = [
-        DotOrder::GgmlVecDot,
-        DotOrder::TinyBlas,
-        DotOrder::GgmlVecDotAvx512,
-        DotOrder::TinyBlasAvx512,
-    ];
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()

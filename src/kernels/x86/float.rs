@@ -115,17 +115,10 @@ pub fn matvec_float(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::Rng;
+    use super::super::testdata::{Rng, ORDERS};
     use super::*;
     use crate::kernels::float::{round_to_bf16, round_to_f16};
     use half::{bf16, f16};
-
-    const ORDERS: [DotOrder; 4] = [
-        DotOrder::GgmlVecDot,
-        DotOrder::TinyBlas,
-        DotOrder::GgmlVecDotAvx512,
-        DotOrder::TinyBlasAvx512,
-    ];
 
     #[test]
     fn float_rows_equal_scalar_in_every_order() {

@@ -62,6 +62,16 @@ pub fn has_avx2_fma_f16c() -> bool {
 
 #[cfg(test)]
 pub(crate) mod testdata {
+    use crate::kernels::float::DotOrder;
+
+    /// Every summation order.
+    pub const ORDERS: [DotOrder; 4] = [
+        DotOrder::GgmlVecDot,
+        DotOrder::TinyBlas,
+        DotOrder::GgmlVecDotAvx512,
+        DotOrder::TinyBlasAvx512,
+    ];
+
     /// A xorshift stream for test inputs (deterministic).
     pub struct Rng(pub u64);
 
