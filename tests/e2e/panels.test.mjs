@@ -284,9 +284,18 @@ describe('A/B generation panel', () => {
 
   test('Stop ends a long run; a corrupt file leaves the model usable; a new file mid-run', TIMEOUT, () => withPage('', async (page) => {
     await page.getByTestId('max-tokens').fill('200');
+    // Stop is clicked in the page the moment the first rescaled token shows: a click from the
+    // test could arrive after the whole run (about 1.5 s here), and then Stop is not tested.
+    await page.evaluate(() => {
+      const root = document.querySelector('bit-lens').shadowRoot;
+      const col = root.querySelector('[data-testid="mode-rescaled"]');
+      new MutationObserver((_, observer) => {
+        if (!col.dataset.ids) return;
+        observer.disconnect();
+        root.querySelector('[data-testid="stop"]').click();
+      }).observe(col, { attributes: true, attributeFilter: ['data-ids'] });
+    });
     await page.getByTestId('run').click();
-    await page.locator('[data-testid="mode-rescaled"][data-ids]').waitFor(WAIT);
-    await page.getByTestId('stop').click();
     await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
     assert.match(await page.getByTestId('run-status').textContent(), / — stopped$/);
     const n = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').length;
