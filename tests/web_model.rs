@@ -203,3 +203,46 @@ fn model_runner_api_reproduces_golden_and_runs_both_modes() {
     assert!(get(&get(&status, "timings"), "decode_ms").as_f64().unwrap() > 0.0);
     assert!(r.next_token(&file, "nope").is_err());
 }
+
+/// The runner's options as the page sends them: `isa`, `scorePrompt`; a bad `isa` is refused
+/// with kind `bad_argument`. The prompt score has one entry per prompt token after the first,
+/// and the rescaled mode scores the same prompt differently.
+#[wasm_bindgen_test]
+fn model_runner_options_isa_and_prompt_score() {
+    use bitlens::api::{GgufFile, ModelRunner};
+    let bytes: &[u8] = include_bytes!("fixtures/bitnet-b158-tiny-i2_s.gguf");
+    let mut file = GgufFile::new(bytes.len() as f64).unwrap();
+    file.push(&js_sys::Uint8Array::from(bytes)).unwrap();
+    let load = |json: &str| ModelRunner::load(&file, js_sys::JSON::parse(json).unwrap());
+
+    let err = load(r#"{"isa": "sse2"}"#).err().unwrap();
+    assert_eq!(get(&err, "kind"), "bad_argument");
+    let msg = get(&err, "message").as_string().unwrap();
+    assert!(msg.contains("avx2 or avx512"), "{msg}");
+
+    let mut r =
+        load(r#"{"temperature": 0, "ctx": 64, "isa": "avx512", "scorePrompt": true}"#).unwrap();
+    let info = r.info().unwrap();
+    assert_eq!(get(&info, "isa"), "avx512");
+    assert_eq!(get(&info, "chatTemplate"), "bitnet");
+    let ids = r.prompt(&file, "The quick brown fox", false).unwrap();
+    let mut ppl = Vec::new();
+    for mode in ["baseline", "rescaled"] {
+        let sc = get(&r.status(mode).unwrap(), "promptScore");
+        assert_eq!(get(&sc, "tokens").as_f64(), Some((ids.len() - 1) as f64));
+        assert_eq!(
+            js_sys::Array::from(&get(&sc, "nll")).length() as usize,
+            ids.len() - 1
+        );
+        let p = get(&sc, "perplexity").as_f64().unwrap();
+        assert!(p.is_finite() && p > 1.0, "{mode}: {p}");
+        ppl.push(p);
+    }
+    assert_ne!(ppl[0], ppl[1]);
+
+    // Without scorePrompt there is no score.
+    let mut r = load(r#"{"temperature": 0, "ctx": 64}"#).unwrap();
+    assert_eq!(get(&r.info().unwrap(), "isa"), "avx2");
+    r.prompt(&file, "The quick brown fox", false).unwrap();
+    assert!(get(&r.status("baseline").unwrap(), "promptScore").is_null());
+}
