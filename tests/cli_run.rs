@@ -91,8 +91,9 @@ fn seed_is_reported_and_repeats() {
 
 #[test]
 fn rescale_switch_and_errors() {
-    let (ok, out, err) = run(
-        &[
+    // Four greedy tokens of "Hello" as JSON under the environment `env`.
+    let hello = |env: &[(&str, &str)]| {
+        let args = [
             FIXTURE,
             "--prompt",
             "Hello",
@@ -100,30 +101,18 @@ fn rescale_switch_and_errors() {
             "--max-tokens",
             "4",
             "--json",
-        ],
-        &[("BITNET_RESCALE_GAMMA_ON_LOAD", "1")],
-    );
-    assert!(ok, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
+        ];
+        let (ok, out, err) = run(&args, env);
+        assert!(ok, "{err}");
+        (serde_json::from_str::<Value>(&out).unwrap(), err)
+    };
+    let (v, err) = hello(&[("BITNET_RESCALE_GAMMA_ON_LOAD", "1")]);
     assert_eq!(v["rescale"], "applied");
     assert!(err.contains("9 corrected"), "{err}");
-    let (ok, out, err) = run(
-        &[
-            FIXTURE,
-            "--prompt",
-            "Hello",
-            "--greedy",
-            "--max-tokens",
-            "4",
-            "--json",
-        ],
-        &[
-            ("BITNET_RESCALE_GAMMA_ON_LOAD", "1"),
-            ("BITNET_STRICT_MODE", "1"),
-        ],
-    );
-    assert!(ok, "{err}");
-    let v: Value = serde_json::from_str(&out).unwrap();
+    let (v, _) = hello(&[
+        ("BITNET_RESCALE_GAMMA_ON_LOAD", "1"),
+        ("BITNET_STRICT_MODE", "1"),
+    ]);
     assert_eq!(v["rescale"], "refused by strict mode");
     let (ok, _, err) = run(&[FIXTURE, "--greedy", "--temp", "1"], &[]);
     assert!(!ok && err.contains("--greedy excludes"), "{err}");

@@ -13,6 +13,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use bitlens::gguf::Gguf;
+use bitlens::model::sampler::argmax;
 use bitlens::model::weights::LayerNorms;
 use bitlens::model::{forward, Model, Norms, Pass};
 use bitlens::norms::{load_norm_with, CorrectionPipeline, RescalePolicy};
@@ -27,17 +28,6 @@ use model_parity::ids;
 const FAITHFUL: &[u8] = include_bytes!("../www/models/shakespeare-bitnet.gguf");
 const TWIN: &[u8] = include_bytes!("../www/models/shakespeare-bitnet-prescaled.gguf");
 const GOLDEN: &str = include_str!("../www/models/shakespeare-bitnet.golden.json");
-
-/// First maximum wins, as llama.cpp's greedy sampler.
-fn argmax(x: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best as u32
-}
 
 /// As llama-cli: the prompt in one decode (logits for the last token only), then one decode per
 /// generated token; no stop at end-of-generation tokens.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use bitlens::gguf::Gguf;
+use bitlens::model::sampler::argmax;
 use bitlens::model::{forward, Model, Pass};
 use serde_json::Value;
 
@@ -47,17 +48,6 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .zip(b)
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f32::max)
-}
-
-/// First maximum wins, as llama.cpp's greedy sampler.
-fn argmax(x: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in x.iter().enumerate() {
-        if v > x[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 pub fn run_cases(gguf: &[u8], golden: &str, kind: PromptLogits) -> Vec<CaseResult> {
