@@ -8,27 +8,47 @@
 
 use super::float::fma;
 
-/// ggml's vector `expf` (AVX2 `ggml_v_expf`), one lane at a time.
-#[inline]
-pub fn expf_ggml(x: f32) -> f32 {
+/// The steps both builds' vector `expf` share: `z = x·log2(e) + shift` (its low bits hold
+/// `n = round(x·log2 e)`), the remainder `b = x − n·ln2` (ln2 split in a high and a low part),
+/// `u = b²`, and the polynomial above its linear term, `p = (c5·b + c4)·u + (c3·b + c2)`, so
+/// that `exp(x) ≈ 2^n · (1 + c1·b + p·u)`.
+struct ExpSteps {
+    z: f32,
+    n: f32,
+    b: f32,
+    u: f32,
+    p: f32,
+}
+
+/// The polynomial's linear coefficient (the others are folded into `ExpSteps::p`).
+const EXP_C1: u32 = 0x3f7f_fff6;
+
+#[inline(always)]
+fn exp_steps(x: f32) -> ExpSteps {
     let shift = f32::from_bits(0x4b40_0000); // 0x1.8p23: adding it rounds to an integer
     let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift); // log2(e)
     let n = z - shift;
-    // b = x - n·ln2, with ln2 split in a high and a low part.
     let b = fma(
         -n,
         f32::from_bits(0x35bf_be8e),
         fma(-n, f32::from_bits(0x3f31_7200), x),
     );
-    let e = z.to_bits() << 23;
-    let k = f32::from_bits(e.wrapping_add(1f32.to_bits())); // 2^n
     let u = b * b;
     let c5 = f32::from_bits(0x3c07_2010);
     let c4 = f32::from_bits(0x3d2b_9f17);
     let c3 = f32::from_bits(0x3e2a_af33);
     let c2 = f32::from_bits(0x3eff_fedb);
-    let c1 = f32::from_bits(0x3f7f_fff6);
-    let j = fma(fma(fma(c5, b, c4), u, fma(c3, b, c2)), u, c1 * b);
+    let p = fma(fma(c5, b, c4), u, fma(c3, b, c2));
+    ExpSteps { z, n, b, u, p }
+}
+
+/// ggml's vector `expf` (AVX2 `ggml_v_expf`), one lane at a time.
+#[inline]
+pub fn expf_ggml(x: f32) -> f32 {
+    let ExpSteps { z, n, b, u, p } = exp_steps(x);
+    let e = z.to_bits() << 23;
+    let k = f32::from_bits(e.wrapping_add(1f32.to_bits())); // 2^n
+    let j = fma(p, u, f32::from_bits(EXP_C1) * b);
     if n.abs() <= 126.0 {
         return fma(j, k, k);
     }
@@ -59,22 +79,21 @@ pub enum Isa {
 }
 
 impl Isa {
-    /// Every choice, with the name the CLI (`--isa`) and the page use for it.
-    pub const ALL: [(Isa, &'static str); 2] = [(Isa::Avx2, "avx2"), (Isa::Avx512, "avx512")];
+    pub const ALL: [Isa; 2] = [Isa::Avx2, Isa::Avx512];
 
+    /// The name the CLI (`--isa`) and the page use.
     pub fn name(self) -> &'static str {
-        Isa::ALL
-            .iter()
-            .find(|(i, _)| *i == self)
-            .map_or("?", |(_, n)| n)
+        match self {
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
     }
 
     /// The ISA called `name` ("avx2" or "avx512"); the error says what is accepted.
     pub fn from_name(name: &str) -> Result<Isa, String> {
         Isa::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(i, _)| *i)
+            .into_iter()
+            .find(|i| i.name() == name)
             .ok_or_else(|| format!("isa takes avx2 or avx512, not {name:?}"))
     }
 }
@@ -84,21 +103,8 @@ impl Isa {
 /// rounding, also in the subnormal range); |n| > 192 gives 0 or infinity.
 #[inline]
 pub fn expf_ggml_avx512(x: f32) -> f32 {
-    let shift = f32::from_bits(0x4b40_0000);
-    let z = fma(x, f32::from_bits(0x3fb8_aa3b), shift);
-    let n = z - shift;
-    let b = fma(
-        -n,
-        f32::from_bits(0x35bf_be8e),
-        fma(-n, f32::from_bits(0x3f31_7200), x),
-    );
-    let u = b * b;
-    let c5 = f32::from_bits(0x3c07_2010);
-    let c4 = f32::from_bits(0x3d2b_9f17);
-    let c3 = f32::from_bits(0x3e2a_af33);
-    let c2 = f32::from_bits(0x3eff_fedb);
-    let c1 = f32::from_bits(0x3f7f_fff6);
-    let j = fma(fma(fma(c5, b, c4), u, fma(c3, b, c2)), u, fma(c1, b, 1.0));
+    let ExpSteps { n, b, u, p, .. } = exp_steps(x);
+    let j = fma(p, u, fma(f32::from_bits(EXP_C1), b, 1.0));
     if n.abs() > 192.0 {
         return if n <= 0.0 { 0.0 } else { f32::INFINITY };
     }
