@@ -228,7 +228,7 @@ fn model_runner_options_isa_and_prompt_score() {
     let ids = r.prompt(&file, "The quick brown fox", false).unwrap();
     let mut ppl = Vec::new();
     for mode in ["baseline", "rescaled"] {
-        let sc = get(&r.status(mode).unwrap(), "promptScore");
+        let sc = r.prompt_score(mode).unwrap();
         assert_eq!(get(&sc, "tokens").as_f64(), Some((ids.len() - 1) as f64));
         assert_eq!(
             js_sys::Array::from(&get(&sc, "nll")).length() as usize,
@@ -244,5 +244,5 @@ fn model_runner_options_isa_and_prompt_score() {
     let mut r = load(r#"{"temperature": 0, "ctx": 64}"#).unwrap();
     assert_eq!(get(&r.info().unwrap(), "isa"), "avx2");
     r.prompt(&file, "The quick brown fox", false).unwrap();
-    assert!(get(&r.status("baseline").unwrap(), "promptScore").is_null());
+    assert!(r.prompt_score("baseline").unwrap().is_null());
 }

@@ -170,7 +170,7 @@ async function generate(id, msg) {
     runner.setMaxTokens(msg.maxTokens);
     const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
     const promptIds = runner.prompt(file, msg.prompt, msg.chat);
-    const scores = Object.fromEntries(modes.map((m) => [m, runner.status(m).promptScore]));
+    const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
     post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds], scores });
     const live = new Set(modes);
     while (live.size > 0) {

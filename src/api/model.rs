@@ -13,7 +13,7 @@
 //!
 //! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?,
 //! scorePrompt?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
-//! `scorePrompt: true` scores every prompt token under each mode (`status(mode).promptScore`:
+//! `scorePrompt: true` scores every prompt token under each mode (`promptScore(mode)`:
 //! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
 //! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
 //! (their float sums and `expf` round differently; see `Isa`).
@@ -143,8 +143,6 @@ struct StatusJs {
     decode_tokens_per_s: f64,
     stop_reason: Option<StopReason>,
     position: usize,
-    /// The last prompt's score under this mode (null unless loaded with `scorePrompt`).
-    prompt_score: Option<ScoreSummary>,
 }
 
 /// The generator called `name`.
@@ -336,8 +334,8 @@ impl ModelRunner {
         })
     }
 
-    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position, promptScore}` of
-    /// `mode`.
+    /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position}` of `mode` (cheap:
+    /// the page asks after every token).
     pub fn status(&mut self, mode: &str) -> Result<JsValue, JsValue> {
         let g = &self.mode(mode)?.gen;
         to_js(&StatusJs {
@@ -346,8 +344,15 @@ impl ModelRunner {
             decode_tokens_per_s: g.timings.decode_tokens_per_s(),
             stop_reason: g.stopped,
             position: g.position(),
-            prompt_score: g.prompt_score.summary(),
         })
+    }
+
+    /// The last prompt's score under `mode`: `{tokens, meanNll, perplexity, nll}` (per-token
+    /// negative log-likelihoods in nats), or null unless loaded with `scorePrompt`.
+    #[wasm_bindgen(js_name = promptScore)]
+    pub fn prompt_score(&mut self, mode: &str) -> Result<JsValue, JsValue> {
+        let summary: Option<ScoreSummary> = self.mode(mode)?.gen.prompt_score.summary();
+        to_js(&summary)
     }
 
     /// Ends generation of `mode`; the next `nextToken` returns `undefined`.
