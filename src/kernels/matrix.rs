@@ -220,6 +220,19 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     }
 }
 
+/// `W x` for a batch of columns: `x` holds `n` activations of `w.cols` values one after the
+/// other, `out` their `n` results of `w.rows` values. Each column gets exactly `matvec`'s bits;
+/// the point of the batch is that a kernel can read each weight byte once for all columns (the
+/// A/B pair's two modes, a prompt's tokens).
+pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
+    assert!(w.cols > 0 && x.len().is_multiple_of(w.cols), "matmul input length");
+    let n = x.len() / w.cols;
+    assert_eq!(out.len(), n * w.rows, "matmul output length");
+    for (xc, oc) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
+        matvec(w, xc, s, float_input, oc);
+    }
+}
+
 // The kernels: simd128 on wasm32 (chosen at compile time), AVX2 on x86-64 (chosen at run time
 // inside `x86`), else the scalar references.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -34,5 +34,5 @@ pub(crate) fn with_cpu_features<R>(f: impl FnOnce() -> R) -> R {
 }
 
 pub use act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
-pub use matrix::{matvec, ActScratch, Matrix};
+pub use matrix::{matmul, matvec, ActScratch, Matrix};
 pub use norm::rmsnorm;
