@@ -22,31 +22,42 @@ if ! cmp -s "$smollm2" .web-test-assets/SmolLM2-135M-Instruct.Q4_1.gguf; then
 fi
 cargo test
 
-echo "== wasm-pack test --headless --chrome (Debian's chromium + chromedriver)" >&2
-# Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
-# The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight on a
-# busy 2-core machine.
+# Every browser test runs once per wasm build the page can load (baseline simd128, and relaxed
+# SIMD in its own target dir): both must give the scalar reference's bits.
+browser_tests() {
+  local build="$1" log="/tmp/bitlens-wasm-test.$$.$1.log"
+  echo "== wasm-pack test --headless --chrome, $build build (Debian's chromium + chromedriver)" >&2
+  # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
+  # The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight
+  # on a busy 2-core machine.
+  CARGO_TARGET_DIR="$(scripts/wasm-rustflags.sh --target-dir "$build")" \
+    RUSTFLAGS="$(scripts/wasm-rustflags.sh "$build")" \
+    CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
+    --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee "$log"
+  # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's
+  # unit tests and tests/web_*.rs really ran in the browser.
+  local ran
+  ran=$(grep -Ec 'test result: ok\. [1-9][0-9]* passed' "$log" || true)
+  if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' "$log"; then
+    echo "test.sh: wasm-pack test ($build) did not run the lib's and tests/web_*.rs's tests in the browser" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  # Unit-test modules must opt in to the browser (see README); say when some did not.
+  # (The x86 kernels and the native thread pool are native-only by design: not counted.)
+  local native_lib browser_lib
+  native_lib=$(cargo test -q --lib -- --list 2>/dev/null | grep ': test$' | grep -Evc '^kernels::(x86|par)::' || true)
+  browser_lib=$(grep -Em1 '^running [0-9]+ tests' "$log" | awk '{print $2}')
+  echo "test.sh: ${browser_lib} lib unit tests ran in Chromium ($build build; ${native_lib} natively, not counting the native-only x86 and thread-pool tests)" >&2
+  if [ "${browser_lib:-0}" -lt "${native_lib:-0}" ]; then
+    echo "test.sh: warning: some src/ test modules lack the wasm_bindgen_test opt-in" >&2
+  fi
+  rm -f "$log"
+}
 export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-60}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
-CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
-  --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee /tmp/bitlens-wasm-test.$$.log
-# wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's unit
-# tests and tests/web_*.rs really ran in the browser.
-ran=$(grep -Ec 'test result: ok\. [1-9][0-9]* passed' /tmp/bitlens-wasm-test.$$.log || true)
-if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' /tmp/bitlens-wasm-test.$$.log; then
-  echo "test.sh: wasm-pack test did not run the lib's and tests/web_*.rs's tests in the browser" >&2
-  rm -f /tmp/bitlens-wasm-test.$$.log
-  exit 1
-fi
-# Unit-test modules must opt in to the browser (see README); say when some did not.
-# (The x86 kernels and the native thread pool are native-only by design: not counted.)
-native_lib=$(cargo test -q --lib -- --list 2>/dev/null | grep ': test$' | grep -Evc '^kernels::(x86|par)::' || true)
-browser_lib=$(grep -Em1 '^running [0-9]+ tests' /tmp/bitlens-wasm-test.$$.log | awk '{print $2}')
-echo "test.sh: ${browser_lib} lib unit tests ran in Chromium (${native_lib} natively, not counting the native-only x86 and thread-pool tests)" >&2
-if [ "${browser_lib:-0}" -lt "${native_lib:-0}" ]; then
-  echo "test.sh: warning: some src/ test modules lack the wasm_bindgen_test opt-in" >&2
-fi
-rm -f /tmp/bitlens-wasm-test.$$.log
+browser_tests baseline
+browser_tests relaxed
 
 echo "== end-to-end tests (node --test + playwright-core, /usr/bin/chromium)" >&2
 node --test --test-concurrency=1 tests/e2e/

@@ -12,12 +12,13 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod pseudo_random;
 use pseudo_random::{activations, bytes};
 
-use bitlens::kernels::act::quantize_i8_row;
 use bitlens::kernels::attention;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
+use bitlens::kernels::matrix::FloatInput;
 use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
-use bitlens::kernels::{simd128, ternary};
+use bitlens::kernels::{matvec, simd128, ActScratch, Kernels, Matrix};
 use bitlens::model::synthetic::{DIM, FF, LAYERS, VOCAB};
+use bitlens::quant::GgmlType;
 
 fn now() -> f64 {
     js_sys::Reflect::get(&js_sys::global(), &"performance".into())
@@ -120,14 +121,26 @@ fn bench_2b4t_kernels() {
     for (i, &(rows, cols)) in projections(dim, dim / 4, ff).iter().enumerate() {
         let packed = bytes(rows * cols / 4, 10 + i as u64);
         let x = activations(cols, 20 + i as u64);
-        let mut q = vec![0i8; cols];
-        let s = quantize_i8_row(&x, &mut q);
+        let w = Matrix {
+            ty: GgmlType::I2_S,
+            data: &packed,
+            rows,
+            cols,
+            scale: 0.5,
+        };
         let mut out = vec![0f32; rows];
-        scalar += best_ms(3, || ternary::matvec_i2s(&packed, 0.5, &q, s, &mut out));
-        simd += best_ms(5, || simd128::matvec_i2s(&packed, 0.5, &q, s, &mut out));
+        let mut time = |kernels: Kernels, reps: usize| {
+            let mut s = ActScratch::with_kernels(kernels);
+            best_ms(reps, || {
+                matvec(&w, &x, &mut s, FloatInput::VEC_DOT, &mut out)
+            })
+        };
+        scalar += time(Kernels::SCALAR, 3);
+        simd += time(Kernels::best(), 5);
     }
     say(&format!(
-        "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, simd128 {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
+        "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, {} {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
+        Kernels::best().name,
         simd * LAYERS as f64
     ));
 }

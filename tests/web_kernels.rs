@@ -346,6 +346,32 @@ fn simd128_f16_matvec_on_the_f16_grid() {
     }
 }
 
+/// The head's path scales the activation by 2^56 (`simd128::float::X_UP`): the smallest
+/// products (subnormal weights times subnormal activations, down to 2^-48) and sums that
+/// cancel must still come out as the scalar order's.
+#[wasm_bindgen_test]
+fn simd128_f16_matvec_smallest_products() {
+    let mut rng = Rng(48);
+    let (rows, cols) = (16, 512 + 24);
+    let mut small = |rng: &mut Rng| {
+        let h = (rng.next() % 0x0c00) as u16 | if rng.next() % 2 == 0 { 0x8000 } else { 0 };
+        half::f16::from_bits(h)
+    };
+    let bytes: Vec<u8> = (0..rows * cols)
+        .flat_map(|_| small(&mut rng).to_le_bytes())
+        .collect();
+    let x: Vec<f32> = (0..cols).map(|_| small(&mut rng).to_f32()).collect();
+    let mut row = Vec::new();
+    for order in ORDERS {
+        let mut want = vec![0f32; rows];
+        let mut got = vec![0f32; rows];
+        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
+        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
+        assert_same(&got, &want, &format!("{order:?}"));
+        assert!(want.iter().any(|&v| v != 0.0 && v.abs() < 1e-9), "{want:?}");
+    }
+}
+
 /// Random blocks of `kind` (every byte random, so the F16 scales include zeros, subnormals,
 /// infinities and NaNs now and then) with realistic scales in all but every 16th block.
 fn blocks(kind: Block32, n_blocks: usize, rng: &mut Rng) -> Vec<u8> {

@@ -16,9 +16,11 @@ use pseudo_random::{activations, bytes};
 #[path = "common/model_parity.rs"]
 mod model_parity;
 
-use bitlens::kernels::act::{quantize_i8_row, quantize_q8k};
+use bitlens::kernels::act::quantize_q8k;
+use bitlens::kernels::matrix::FloatInput;
 use bitlens::kernels::rope::{rope_cache, theta_scale};
-use bitlens::kernels::{simd128, ternary};
+use bitlens::kernels::{matvec, simd128, ternary, ActScratch, Kernels, Matrix};
+use bitlens::quant::GgmlType;
 use model_parity::{check_cases, ids, run_cases, PromptLogits};
 
 /// The fixtures README's tolerance. Natively both fixtures match bit for bit; in wasm, Rust's
@@ -27,31 +29,38 @@ use model_parity::{check_cases, ids, run_cases, PromptLogits};
 /// (TQ2_0 stayed exact). Greedy ids stay identical.
 const TOL: f32 = 0.3;
 
+/// `x` through an I2_S matrix with the given kernel table (scale 0.37).
+fn i2s_product(kernels: Kernels, packed: &[u8], rows: usize, x: &[f32]) -> Vec<u32> {
+    let w = Matrix {
+        ty: GgmlType::I2_S,
+        data: packed,
+        rows,
+        cols: x.len(),
+        scale: 0.37,
+    };
+    let mut s = ActScratch::with_kernels(kernels);
+    let mut out = vec![0f32; rows];
+    matvec(&w, x, &mut s, FloatInput::VEC_DOT, &mut out);
+    out.iter().map(|v| v.to_bits()).collect()
+}
+
 #[wasm_bindgen_test]
 fn simd128_i2s_equals_scalar() {
+    assert!(Kernels::best().name.starts_with("simd128"));
     for (cols, rows, seed) in [(128usize, 3usize, 1u64), (512, 17, 2), (2560, 8, 3)] {
         // Codes 0..2 as I2_S writes them, plus code 3 (never written) to cover every bit pattern.
         let mut packed = bytes(rows * cols / 4, seed);
         if seed == 1 {
             packed.iter_mut().for_each(|b| *b = 0xff);
         }
-        let x = activations(cols, seed + 10);
-        let mut q = vec![0i8; cols];
-        let s = quantize_i8_row(&x, &mut q);
-        let mut a = vec![0f32; rows];
-        let mut b = vec![0f32; rows];
-        ternary::matvec_i2s(&packed, 0.37, &q, s, &mut a);
-        simd128::matvec_i2s(&packed, 0.37, &q, s, &mut b);
-        assert_eq!(
-            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            "cols {cols}"
-        );
-        // The extremes of the int8 range.
-        let q = vec![-128i8; cols];
-        ternary::matvec_i2s(&packed, 1.0, &q, 1.0, &mut a);
-        simd128::matvec_i2s(&packed, 1.0, &q, 1.0, &mut b);
-        assert_eq!(a, b);
+        // Random activations, and one whose int8 values are all at the range's end.
+        for x in [activations(cols, seed + 10), vec![-1.0; cols]] {
+            assert_eq!(
+                i2s_product(Kernels::SCALAR, &packed, rows, &x),
+                i2s_product(Kernels::best(), &packed, rows, &x),
+                "cols {cols}"
+            );
+        }
     }
 }
 

@@ -143,7 +143,7 @@ export class GeneratePanel {
         const seed = this.$temp.value > 0 ? `, seed ${msg.info.seed}` : ', greedy';
         // What each mode holds besides the shared weights: KV cache, activations, norm vectors.
         const perMode = `${(msg.info.perModeBytes / 1048576).toFixed(1)} MiB per mode`;
-        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics`;
+        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics; wasm build: ${msg.build.name}`;
         this._showScores(msg.scores || {});
         break;
       }

@@ -14,15 +14,23 @@
 //               {id, type: 'array', array}
 //               {id, type: 'norms', report, corrections}
 //               {id, type: 'export', blob, summary}
-//               {id, type: 'runInfo', info, modes, promptIds}   then, alternating between modes,
+//               {id, type: 'runInfo', info, build, modes, promptIds}   then, alternating between modes,
 //               {id, type: 'token', mode, step, tokensPerS}     and finally
 //               {id, type: 'done', status: {mode: status}, stopped}
 //               {id, type: 'error', error: {message, kind}}
 // `id` is the request's; for 'array' requests `file` is the id of the open request.
-import init, { GgufFile, ModelRunner } from './pkg/bitlens.js';
 import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
+import { loadWasm } from './wasm-build.js';
 
-const wasmReady = init();
+// The relaxed-SIMD build where the browser has it (`?build=` on the worker's URL forces one).
+const wasmReady = loadWasm(new URL(self.location.href).searchParams.get('build'));
+let GgufFile;
+let ModelRunner;
+let wasmBuild;
+wasmReady.then(({ key, name, mod }) => {
+  ({ GgufFile, ModelRunner } = mod);
+  wasmBuild = { key, name };
+});
 
 /** id of the open request → GgufFile, for the last complete file and the one loading. */
 const files = new Map();
@@ -171,7 +179,7 @@ async function generate(id, msg) {
     const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
     const promptIds = runner.prompt(file, msg.prompt, msg.chat);
     const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
-    post({ id, type: 'runInfo', info: runner.info(), modes, promptIds: [...promptIds], scores });
+    post({ id, type: 'runInfo', info: runner.info(), build: wasmBuild, modes, promptIds: [...promptIds], scores });
     const live = new Set(modes);
     while (live.size > 0) {
       await yieldToMessages();

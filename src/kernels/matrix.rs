@@ -5,10 +5,11 @@
 use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
+use super::choice::Kernels;
 use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
-use super::par::{split_rows, MIN_PARALLEL_WEIGHTS};
+use super::par::{split_rows, split_rows_by, MIN_PARALLEL_WEIGHTS};
 use super::q8::{quantize_q8, Block32, QK8};
-use super::ternary::{self, TQ1_BLOCK_BYTES};
+use super::ternary::{self, I8Cols, TQ1_BLOCK_BYTES};
 use crate::quant::dequant::dequantize_rows;
 
 /// A weight matrix of `rows` outputs by `cols` inputs (`ne = [cols, rows]`), borrowed from the
@@ -39,14 +40,21 @@ pub const MATVEC_TYPES: &[GgmlType] = &[
     GgmlType::Q6_K,
 ];
 
-/// Reusable buffers for quantized activations (sized on first use, then reused).
+/// The kernels a model's products run with, and reusable buffers for quantized activations
+/// (sized on first use, then reused).
 #[derive(Default, Debug)]
 pub struct ActScratch {
+    /// The kernel table (chosen once: `Kernels::best()` unless a caller picks another).
+    pub kernels: Kernels,
     /// Threads for the row-parallel products (0 or 1: the calling thread only; natively only).
     pub threads: usize,
     /// Products of fewer weights run on the calling thread (0: `par::MIN_PARALLEL_WEIGHTS`).
     pub min_parallel_weights: usize,
     q: Vec<i8>,
+    /// A batch's I2_S activations.
+    i2s: I8Buffers,
+    /// A batch's outputs row after row, before they are laid out column after column.
+    by_row: Vec<f32>,
     d: Vec<f32>,
     s: Vec<f32>,
     bsums: Vec<i16>,
@@ -55,6 +63,14 @@ pub struct ActScratch {
 }
 
 impl ActScratch {
+    /// Buffers for products run with `kernels` (tests and benchmarks compare tables).
+    pub fn with_kernels(kernels: Kernels) -> ActScratch {
+        ActScratch {
+            kernels,
+            ..ActScratch::default()
+        }
+    }
+
     /// `x` quantized to Q8_K (values, block scales, block sums) in the reused buffers.
     fn q8k(&mut self, x: &[f32]) -> (&[i8], &[f32], &[i16]) {
         let (n, nb) = (x.len(), x.len() / Q8K_BLOCK);
@@ -73,6 +89,8 @@ impl ActScratch {
     /// Bytes held, for memory reports.
     pub fn bytes(&self) -> usize {
         self.q.capacity()
+            + self.i2s.bytes()
+            + 4 * self.by_row.capacity()
             + 4 * self.d.capacity()
             + 2 * self.bsums.capacity()
             + 4 * (self.xf.capacity() + self.row.capacity())
@@ -117,26 +135,118 @@ impl FloatInput {
 pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
     assert_eq!(x.len(), w.cols, "matvec input length");
     assert_eq!(out.len(), w.rows, "matvec output length");
+    matmul(w, x, s, float_input, out);
+}
+
+/// `W x` for a batch of columns: `x` holds `n` activations of `w.cols` values one after the
+/// other, `out` their `n` results of `w.rows` values. Each column gets exactly `matvec`'s bits;
+/// the ternary kernels read each weight byte once for all columns (the A/B pair's two modes, a
+/// prompt's tokens), the others one column at a time.
+pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
+    assert!(
+        w.cols > 0 && x.len().is_multiple_of(w.cols),
+        "matmul input length"
+    );
+    let n = x.len() / w.cols;
+    assert_eq!(out.len(), n * w.rows, "matmul output length");
+    let threads = threads_for(w, s);
+    if w.ty != GgmlType::I2_S {
+        for (xc, oc) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
+            matvec_one(w, xc, s, float_input, threads, oc);
+        }
+        return;
+    }
+    let kernel = s.kernels.i2s;
+    let act = s.i2s.quantize(x, w.cols, s.kernels.i2s_q16);
+    let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
+    if n == 1 {
+        split_rows_by(threads, w.data, 1, out, f);
+        return;
+    }
+    grow(&mut s.by_row, n * w.rows);
+    let by_row = &mut s.by_row[..n * w.rows];
+    split_rows_by(threads, w.data, n, by_row, f);
+    for (r, row) in by_row.chunks_exact(n).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * w.rows + r] = v;
+        }
+    }
+}
+
+/// Threads for a product of `w` (small products stay on the calling thread).
+fn threads_for(w: &Matrix, s: &ActScratch) -> usize {
     let min_weights = match s.min_parallel_weights {
         0 => MIN_PARALLEL_WEIGHTS,
         n => n,
     };
-    let threads = if w.rows * w.cols < min_weights {
+    if w.rows * w.cols < min_weights {
         1
     } else {
         s.threads
-    };
+    }
+}
+
+/// The int8 activations of a batch for I2_S products (`ternary::I8Cols`), reused.
+#[derive(Default, Debug)]
+struct I8Buffers {
+    q: Vec<i8>,
+    scales: Vec<f32>,
+    sums: Vec<i32>,
+    q16: Vec<i16>,
+}
+
+impl I8Buffers {
+    /// The columns of `x` (`cols` values each) quantized each on its own (values, scale, sum;
+    /// the plane-scaled i16 form when `wants_q16`).
+    fn quantize(&mut self, x: &[f32], cols: usize, wants_q16: bool) -> I8Cols<'_> {
+        let n = x.len() / cols;
+        grow(&mut self.q, n * cols);
+        grow(&mut self.scales, n);
+        grow(&mut self.sums, n);
+        if wants_q16 {
+            grow(&mut self.q16, n * cols);
+        }
+        for (c, xc) in x.chunks_exact(cols).enumerate() {
+            let q = &mut self.q[c * cols..(c + 1) * cols];
+            self.scales[c] = quantize_i8_row(xc, q);
+            self.sums[c] = ternary::i8_sum(q);
+            if wants_q16 {
+                ternary::plane_scaled_i16(q, &mut self.q16[c * cols..(c + 1) * cols]);
+            }
+        }
+        I8Cols {
+            q: &self.q[..n * cols],
+            scales: &self.scales[..n],
+            sums: &self.sums[..n],
+            cols,
+            q16: if wants_q16 {
+                &self.q16[..n * cols]
+            } else {
+                &[]
+            },
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.q.capacity()
+            + 4 * (self.scales.capacity() + self.sums.capacity())
+            + 2 * self.q16.capacity()
+    }
+}
+
+/// `out = W x` for one column of a weight of any type but I2_S.
+fn matvec_one(
+    w: &Matrix,
+    x: &[f32],
+    s: &mut ActScratch,
+    float_input: FloatInput,
+    threads: usize,
+    out: &mut [f32],
+) {
     let rows = |f: &(dyn Fn(&[u8], &mut [f32]) + Sync), out: &mut [f32]| {
         split_rows(threads, w.data, out, f)
     };
     match w.ty {
-        GgmlType::I2_S => {
-            grow(&mut s.q, w.cols);
-            let q = &mut s.q[..w.cols];
-            let scale = quantize_i8_row(x, q);
-            let q = &*q;
-            rows(&|d, o| i2s_kernel(d, w.scale, q, scale, o), out);
-        }
         GgmlType::TQ1_0 | GgmlType::TQ2_0 => {
             let (q, d, bsums) = s.q8k(x);
             if w.ty == GgmlType::TQ2_0 {
@@ -220,31 +330,14 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     }
 }
 
-/// `W x` for a batch of columns: `x` holds `n` activations of `w.cols` values one after the
-/// other, `out` their `n` results of `w.rows` values. Each column gets exactly `matvec`'s bits;
-/// the point of the batch is that a kernel can read each weight byte once for all columns (the
-/// A/B pair's two modes, a prompt's tokens).
-pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
-    assert!(w.cols > 0 && x.len().is_multiple_of(w.cols), "matmul input length");
-    let n = x.len() / w.cols;
-    assert_eq!(out.len(), n * w.rows, "matmul output length");
-    for (xc, oc) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
-        matvec(w, xc, s, float_input, oc);
-    }
-}
-
 // The kernels: simd128 on wasm32 (chosen at compile time), AVX2 on x86-64 (chosen at run time
 // inside `x86`), else the scalar references.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::simd128::{
-    matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
-    tq2_block_lanes as tq2_lanes,
+    matvec_float as float_kernel, matvec_q8 as q8_kernel, tq2_block_lanes as tq2_lanes,
 };
 #[cfg(target_arch = "x86_64")]
-use super::x86::{
-    matvec_float as float_kernel, matvec_i2s as i2s_kernel, matvec_q8 as q8_kernel,
-    matvec_tq2 as tq2_kernel,
-};
+use super::x86::{matvec_float as float_kernel, matvec_q8 as q8_kernel, matvec_tq2 as tq2_kernel};
 
 #[cfg(not(any(
     target_arch = "x86_64",
@@ -260,7 +353,7 @@ use super::q8::matvec_q8 as q8_kernel;
     target_arch = "x86_64",
     all(target_arch = "wasm32", target_feature = "simd128")
 )))]
-use ternary::{matvec_i2s as i2s_kernel, tq2_block_lanes as tq2_lanes};
+use ternary::tq2_block_lanes as tq2_lanes;
 
 /// TQ2_0 rows through the reference lane order with this target's lane kernel.
 #[cfg(not(target_arch = "x86_64"))]

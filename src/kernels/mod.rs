@@ -9,6 +9,7 @@
 
 pub mod act;
 pub mod attention;
+pub mod choice;
 pub mod float;
 pub mod math;
 pub mod matrix;
@@ -34,5 +35,6 @@ pub(crate) fn with_cpu_features<R>(f: impl FnOnce() -> R) -> R {
 }
 
 pub use act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
+pub use choice::Kernels;
 pub use matrix::{matmul, matvec, ActScratch, Matrix};
 pub use norm::rmsnorm;

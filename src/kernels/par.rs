@@ -22,9 +22,19 @@ pub fn split_rows<F>(threads: usize, data: &[u8], out: &mut [f32], f: F)
 where
     F: Fn(&[u8], &mut [f32]) + Sync,
 {
+    split_rows_by(threads, data, 1, out, f)
+}
+
+/// `split_rows` where each row has `per_row` outputs (a batch of columns, row after row):
+/// `data` holds `out.len() / per_row` rows of equal size.
+pub fn split_rows_by<F>(threads: usize, data: &[u8], per_row: usize, out: &mut [f32], f: F)
+where
+    F: Fn(&[u8], &mut [f32]) + Sync,
+{
+    assert!(per_row > 0 && out.len().is_multiple_of(per_row));
     #[cfg(not(target_arch = "wasm32"))]
-    if threads > 1 && out.len() > 1 {
-        return pool::split(threads, data, out, &f);
+    if threads > 1 && out.len() > per_row {
+        return pool::split(threads, data, per_row, out, &f);
     }
     #[cfg(target_arch = "wasm32")]
     let _ = threads;
@@ -178,11 +188,11 @@ mod pool {
     }
 
     /// `split_rows` on the pool: chunk c is rows `c·per..` of `out` and of `data`.
-    pub(super) fn split<F>(threads: usize, data: &[u8], out: &mut [f32], f: &F)
+    pub(super) fn split<F>(threads: usize, data: &[u8], per_row: usize, out: &mut [f32], f: &F)
     where
         F: Fn(&[u8], &mut [f32]) + Sync,
     {
-        let rows = out.len();
+        let rows = out.len() / per_row;
         assert_eq!(data.len() % rows, 0, "rows of equal size");
         let row_bytes = data.len() / rows;
         let per = rows.div_ceil(threads * CHUNKS_PER_THREAD);
@@ -192,8 +202,12 @@ mod pool {
         run(threads, chunks, &|c| {
             let (r0, r1) = (c * per, ((c + 1) * per).min(rows));
             // SAFETY: rows r0..r1 of `out` belong to chunk c alone, and `out` outlives `run`.
-            let o =
-                unsafe { std::slice::from_raw_parts_mut((out_at as *mut f32).add(r0), r1 - r0) };
+            let o = unsafe {
+                std::slice::from_raw_parts_mut(
+                    (out_at as *mut f32).add(r0 * per_row),
+                    (r1 - r0) * per_row,
+                )
+            };
             f(&data[r0 * row_bytes..r1 * row_bytes], o);
         });
     }

@@ -64,6 +64,79 @@ pub fn matvec_i2s_with(
     }
 }
 
+/// The int8 activations of a batch of `n` columns for I2_S products (bitnet.cpp quantizes each
+/// token's activation row on its own): `q` holds the columns one after the other, `cols`
+/// values each, with each column's scale (`quantize_i8_row`) and `Σ q`.
+#[derive(Clone, Copy, Debug)]
+pub struct I8Cols<'a> {
+    pub q: &'a [i8],
+    pub scales: &'a [f32],
+    pub sums: &'a [i32],
+    pub cols: usize,
+    /// `q` widened to i16 and multiplied by `4^plane` (the element's 32-wide plane in its
+    /// 128-element block), for the kernels that mask the codes in place (`plane_scaled_i16`);
+    /// empty when the chosen kernel does not use it.
+    pub q16: &'a [i16],
+}
+
+impl I8Cols<'_> {
+    pub fn n(&self) -> usize {
+        self.scales.len()
+    }
+
+    /// Column `c`'s int8 values.
+    pub fn col(&self, c: usize) -> &[i8] {
+        &self.q[c * self.cols..(c + 1) * self.cols]
+    }
+}
+
+/// I2_S rows times a batch of columns: `out[r * n + c]` for row `r` of `rows` (the packed bytes
+/// of `out.len() / n` whole rows) and column `c` of `act`, each `matvec_i2s`'s value.
+pub type I2sMatmul = fn(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]);
+
+/// The float epilogue of one I2_S dot product (bitnet.cpp's): the exact `Σ (code-1)·q` as f32,
+/// divided by the activation scale, times the weight scale.
+#[inline(always)]
+pub fn i2s_output(code_dot: i32, q_sum: i32, act_scale: f32, w_scale: f32) -> f32 {
+    (code_dot - q_sum) as f32 / act_scale * w_scale
+}
+
+/// `I2sMatmul` through a one-row `Σ code·q` function: each row is read from memory once and
+/// stays in cache for the other columns.
+#[inline(always)]
+pub fn i2s_matmul_by_row(
+    row_dot: impl Fn(&[u8], &[i8]) -> i32,
+    rows: &[u8],
+    w_scale: f32,
+    act: &I8Cols,
+    out: &mut [f32],
+) {
+    let (n, row_bytes) = (act.n(), act.cols / 4);
+    for (row, o) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
+        for (c, oc) in o.iter_mut().enumerate() {
+            *oc = i2s_output(
+                row_dot(row, act.col(c)),
+                act.sums[c],
+                act.scales[c],
+                w_scale,
+            );
+        }
+    }
+}
+
+/// The scalar reference `I2sMatmul`.
+pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
+    i2s_matmul_by_row(i2s_row_dot, rows, w_scale, act, out);
+}
+
+/// `q` widened to i16 with each element multiplied by `4^plane` (`I8Cols::q16`): an I2_S byte
+/// masked in place holds plane k's code times `4^(3-k)`, so every product is `64·code·q`.
+pub fn plane_scaled_i16(q: &[i8], out: &mut [i16]) {
+    for (e, (o, &v)) in out.iter_mut().zip(q).enumerate() {
+        *o = (v as i16) << (2 * ((e % I2S_BLOCK) / 32));
+    }
+}
+
 /// Decodes element `e` (0..256) of a TQ2_0 block's `qs` to its code (0..3).
 #[inline]
 fn tq2_code(qs: &[u8], e: usize) -> i32 {
@@ -188,7 +261,7 @@ pub fn matvec_tq(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
@@ -224,6 +297,70 @@ mod tests {
                 .sum();
             assert_eq!(out[r], want as f32 / 2.0 * 0.5, "row {r}");
         }
+    }
+
+    /// Checks an `I2sMatmul` against the scalar reference bit for bit: rows of every byte
+    /// (code 3 included, which never occurs in a valid file but must not overflow), batches of
+    /// 1 to 6 columns with extreme activations, several row lengths.
+    pub(crate) fn check_matmul_i2s(kernel: I2sMatmul) {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for (cols, n) in [
+            (128, 1),
+            (256, 2),
+            (384, 3),
+            (2560, 4),
+            (2560, 5),
+            (6912, 6),
+        ] {
+            let rows = 5;
+            let packed: Vec<u8> = (0..rows * cols / 4).map(|_| next() as u8).collect();
+            let q: Vec<i8> = (0..n * cols)
+                .map(|i| match (i / cols, next() % 6) {
+                    (1, _) => -128,
+                    (2, _) => 127,
+                    (_, 0) => -128,
+                    (_, 1) => 127,
+                    _ => next() as i8,
+                })
+                .collect();
+            let scales: Vec<f32> = (0..n).map(|c| 0.75 + c as f32 * 1.5).collect();
+            let sums: Vec<i32> = q.chunks_exact(cols).map(i8_sum).collect();
+            let mut q16 = vec![0i16; q.len()];
+            for (qc, oc) in q.chunks_exact(cols).zip(q16.chunks_exact_mut(cols)) {
+                plane_scaled_i16(qc, oc);
+            }
+            let act = I8Cols {
+                q: &q,
+                scales: &scales,
+                sums: &sums,
+                cols,
+                q16: &q16,
+            };
+            let (mut want, mut got) = (vec![0f32; rows * n], vec![1f32; rows * n]);
+            matmul_i2s(&packed, 0.731, &act, &mut want);
+            kernel(&packed, 0.731, &act, &mut got);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&want), bits(&got), "cols {cols}, {n} columns");
+            // And the reference against the plain definition, one column at a time.
+            for (r, row) in packed.chunks_exact(cols / 4).enumerate() {
+                for c in 0..n {
+                    let mut one = [0f32];
+                    matvec_i2s(row, 0.731, act.col(c), scales[c], &mut one);
+                    assert_eq!(one[0].to_bits(), want[r * n + c].to_bits());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matmul_i2s_is_matvec_per_column() {
+        check_matmul_i2s(matmul_i2s);
     }
 
     #[test]

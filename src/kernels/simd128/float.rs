@@ -230,6 +230,79 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
     }
 }
 
+/// 2^56: the F16 activation is stored times this (`x_up`) for `f16_scaled_lanes`.
+pub const X_UP: f32 = 72057594037927936.0;
+
+/// `f16_grid_lanes` in one pass over the row with every accumulator in a register and two
+/// fewer operations per value: a weight's bits put in place (`(h << 16) >> 3` with the sign's
+/// copies cleared) are the f32 `w · 2^-112`, which times `x_up = x · 2^56` is `w·x·2^-56`,
+/// exactly (22 significant bits; a nonzero product of F16 values is at least 2^-48, so its
+/// scaled value and every partial sum stay far above the subnormal range, and at most 2^-13).
+/// Scaling by a power of two commutes with every rounding there, so the lanes times 2^56 are
+/// `f16_grid_lanes`'s. Returns false (the lanes unusable) if the row holds an infinity or NaN.
+#[inline(always)]
+fn f16_scaled_lanes<const Q: usize>(
+    src: &[u8],
+    x_up: &[f32],
+    full: usize,
+    lanes: &mut [f32],
+) -> bool {
+    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x_up.len());
+    assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
+    let mut acc = [f32x4_splat(0.0); Q];
+    // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
+    let mut top = u16x8_splat(0);
+    for i in (0..full).step_by(4 * Q) {
+        for j in 0..Q / 2 {
+            let at = i + 8 * j;
+            let h = load(src, 2 * at);
+            top = u16x8_max(top, i16x8_shl(h, 1));
+            let low = i16x8_shl(h, 13);
+            let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
+            let w = [
+                i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
+                i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
+            ];
+            // SAFETY: at + 8 <= full <= x_up.len() (asserted above).
+            let xv = unsafe {
+                [
+                    v128_load(x_up.as_ptr().add(at) as *const v128),
+                    v128_load(x_up.as_ptr().add(at + 4) as *const v128),
+                ]
+            };
+            acc[2 * j] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[2 * j]);
+            acc[2 * j + 1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[2 * j + 1]);
+        }
+    }
+    for (l, a) in lanes.chunks_exact_mut(4).zip(acc) {
+        let a = f32x4_mul(a, f32x4_splat(X_UP));
+        // SAFETY: four f32 slots.
+        unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+    }
+    u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
+}
+
+/// `dot_f16_grid` with the activation also given times 2^56 (`x_up`, `X_UP`): the head's path.
+pub fn dot_f16_grid_up(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
+    let whole_steps = |full, lanes: &mut [f32]| {
+        let finite = match order {
+            DotOrder::GgmlVecDot => f16_scaled_lanes::<8>(src, x_up, full, lanes),
+            DotOrder::TinyBlas => f16_scaled_lanes::<2>(src, x_up, full, lanes),
+            DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes::<16>(src, x_up, full, lanes),
+            DotOrder::TinyBlasAvx512 => f16_scaled_lanes::<4>(src, x_up, full, lanes),
+        };
+        if !finite {
+            match order {
+                DotOrder::GgmlVecDot => f16_grid_lanes::<8, false>(src, x, full, lanes),
+                DotOrder::TinyBlas => f16_grid_lanes::<2, false>(src, x, full, lanes),
+                DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16, false>(src, x, full, lanes),
+                DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4, false>(src, x, full, lanes),
+            };
+        }
+    };
+    dot_with(order, whole_steps, |k| f16_at(src, k), x)
+}
+
 /// `Σ w[i]·x[i]` in `order` for an F16 row `src` and an `x` of F16 values (`f16_grid_lanes`):
 /// `float::dot_slices`'s bits for that row.
 pub fn dot_f16_grid(order: DotOrder, src: &[u8], x: &[f32]) -> f32 {
@@ -255,8 +328,10 @@ pub fn matvec_float(
     let row_bytes = cols * ty.bytes();
     // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
     if ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v) {
+        row.clear();
+        row.extend(x.iter().map(|&v| v * X_UP));
         for (r, o) in out.iter_mut().enumerate() {
-            *o = dot_f16_grid(order, &data[r * row_bytes..(r + 1) * row_bytes], x);
+            *o = dot_f16_grid_up(order, &data[r * row_bytes..(r + 1) * row_bytes], x, row);
         }
         return;
     }

@@ -15,7 +15,24 @@ pub mod ternary;
 
 pub use float::matvec_float;
 pub use q8::matvec_q8;
-pub use ternary::{i2s_row_dot, matvec_i2s, tq2_block_lanes};
+pub use ternary::{i2s_row_dot, matmul_i2s, tq2_block_lanes};
+
+use super::choice::Kernels;
+
+/// This build's kernels: with relaxed SIMD where the module was compiled for it (the page
+/// loads that build only where the browser validates it).
+#[cfg(target_feature = "relaxed-simd")]
+pub const KERNELS: Kernels = Kernels {
+    name: "simd128+relaxed",
+    i2s: ternary::matmul_i2s_relaxed,
+    i2s_q16: false,
+};
+#[cfg(not(target_feature = "relaxed-simd"))]
+pub const KERNELS: Kernels = Kernels {
+    name: "simd128",
+    i2s: ternary::matmul_i2s,
+    i2s_q16: true,
+};
 
 /// 16 bytes at `at` (bounds checked; `v128_load` has no alignment requirement).
 #[inline(always)]

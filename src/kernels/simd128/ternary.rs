@@ -4,7 +4,7 @@
 use core::arch::wasm32::*;
 
 use super::{load, load_i8};
-use crate::kernels::ternary::matvec_i2s_with;
+use crate::kernels::ternary::{self, I8Cols};
 
 #[inline]
 fn hsum_i32x4(v: v128) -> i32 {
@@ -20,7 +20,13 @@ fn codes(b: v128, shift: u32) -> v128 {
     v128_and(u8x16_shr(b, shift), u8x16_splat(3))
 }
 
-/// `Σ code·q` over one I2_S row, 16 lanes at a time.
+/// Rows longer than this take the scalar path: the in-place masks below scale products by up
+/// to 64, and `64 · 3 · 128 · cols` must stay within an i32 lane for any bytes (a hostile file
+/// may hold code 3). Real models have rows of at most a few ten thousand.
+const MAX_COLS: usize = 65536;
+
+/// `Σ code·q` over one I2_S row, 16 lanes at a time (the simple form, kept as a reference for
+/// the batch kernels' benchmark).
 pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
     let mut acc = i32x4_splat(0);
     for (blk, base) in (0..row.len()).step_by(32).zip((0..q.len()).step_by(128)) {
@@ -43,9 +49,137 @@ pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
     hsum_i32x4(acc)
 }
 
-/// Same contract as `ternary::matvec_i2s`.
-pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
-    matvec_i2s_with(i2s_row_dot, packed, w_scale, q, s, out);
+/// Eight i16 values of `q16` at `at` (bounds checked).
+#[inline(always)]
+fn load_i16(q: &[i16], at: usize) -> v128 {
+    assert!(at + 8 <= q.len());
+    // SAFETY: bounds checked above.
+    unsafe { v128_load(q.as_ptr().add(at) as *const v128) }
+}
+
+/// `Σ code·q` of one row with `C` columns (baseline simd128): each weight byte, widened to an
+/// i16 lane, is masked in place once per plane (plane k's code times `4^(3-k)`) and multiplied
+/// by the plane-scaled activations `q16` (`ternary::plane_scaled_i16`) with `i32x4.dot_i16x8`,
+/// so every product is `64·code·q`, exactly; the sums are divided by 64 at the end.
+#[inline(always)]
+fn row_dots_i16<const C: usize>(row: &[u8], q16: [&[i16]; C]) -> [i32; C] {
+    const MASKS: [u16; 4] = [0xc0, 0x30, 0x0c, 0x03];
+    let mut acc = [i32x4_splat(0); C];
+    for (blk, base) in (0..row.len()).step_by(32).zip((0..).step_by(128)) {
+        for half in 0..2 {
+            let b = load(row, blk + 16 * half);
+            for (part, w) in [u16x8_extend_low_u8x16(b), u16x8_extend_high_u8x16(b)]
+                .into_iter()
+                .enumerate()
+            {
+                let at = base + 16 * half + 8 * part;
+                let m: [v128; 4] = MASKS.map(|mask| v128_and(w, u16x8_splat(mask)));
+                for (a, q) in acc.iter_mut().zip(q16) {
+                    // A tree, so the accumulator's dependency chain is one add per step.
+                    let p = |k: usize| i32x4_dot_i16x8(m[k], load_i16(q, at + 32 * k));
+                    *a = i32x4_add(*a, i32x4_add(i32x4_add(p(0), p(1)), i32x4_add(p(2), p(3))));
+                }
+            }
+        }
+    }
+    acc.map(|a| hsum_i32x4(a) / 64)
+}
+
+/// `ternary::matmul_i2s`'s results (baseline simd128), reading each weight byte once for up to
+/// four columns.
+pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
+    if act.cols > MAX_COLS || act.q16.len() != act.q.len() {
+        return ternary::matmul_i2s(rows, w_scale, act, out);
+    }
+    matmul_by_column_groups(rows, w_scale, act, out, |row, c0, group| {
+        let col = |c: usize| &act.q16[c * act.cols..(c + 1) * act.cols];
+        match group {
+            1 => widen(row_dots_i16::<1>(row, [col(c0)])),
+            2 => widen(row_dots_i16::<2>(row, [col(c0), col(c0 + 1)])),
+            3 => widen(row_dots_i16::<3>(row, [col(c0), col(c0 + 1), col(c0 + 2)])),
+            _ => row_dots_i16::<4>(row, [col(c0), col(c0 + 1), col(c0 + 2), col(c0 + 3)]),
+        }
+    });
+}
+
+/// `Σ code·q` of one row with `C` columns (relaxed SIMD): the codes masked in place are the
+/// 7-bit operand of `i32x4.relaxed_dot_i8x16_i7x16_add` (plane 3 times 1, plane 2 times 4,
+/// planes 1 and 0 times 16: at most 48, so every lowering of the instruction agrees and its
+/// i16 pair sums, at most 2·48·128, never saturate), one accumulator per scale.
+#[cfg(target_feature = "relaxed-simd")]
+#[inline(always)]
+fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
+    let mut acc = [[i32x4_splat(0); 3]; C];
+    for (blk, base) in (0..row.len()).step_by(32).zip((0..).step_by(128)) {
+        for half in 0..2 {
+            let b = load(row, blk + 16 * half);
+            let plane3 = v128_and(b, u8x16_splat(0x03));
+            let plane2 = v128_and(b, u8x16_splat(0x0c));
+            let plane1 = v128_and(b, u8x16_splat(0x30));
+            let plane0 = v128_and(u16x8_shr(b, 2), u8x16_splat(0x30));
+            let at = base + 16 * half;
+            for (a, q) in acc.iter_mut().zip(q) {
+                a[0] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 96), plane3, a[0]);
+                a[1] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 64), plane2, a[1]);
+                a[2] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 32), plane1, a[2]);
+                a[2] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at), plane0, a[2]);
+            }
+        }
+    }
+    acc.map(|[x1, x4, x16]| hsum_i32x4(x1) + hsum_i32x4(x4) / 4 + hsum_i32x4(x16) / 16)
+}
+
+/// `ternary::matmul_i2s`'s results with relaxed SIMD, reading each weight byte once for up to
+/// four columns.
+#[cfg(target_feature = "relaxed-simd")]
+pub fn matmul_i2s_relaxed(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
+    if act.cols > MAX_COLS {
+        return ternary::matmul_i2s(rows, w_scale, act, out);
+    }
+    matmul_by_column_groups(rows, w_scale, act, out, |row, c0, group| {
+        let col = |c: usize| act.col(c);
+        match group {
+            1 => widen(row_dots_relaxed::<1>(row, [col(c0)])),
+            2 => widen(row_dots_relaxed::<2>(row, [col(c0), col(c0 + 1)])),
+            3 => widen(row_dots_relaxed::<3>(
+                row,
+                [col(c0), col(c0 + 1), col(c0 + 2)],
+            )),
+            _ => row_dots_relaxed::<4>(row, [col(c0), col(c0 + 1), col(c0 + 2), col(c0 + 3)]),
+        }
+    });
+}
+
+/// The dots of a group of up to four columns (the unused ones 0).
+fn widen<const C: usize>(d: [i32; C]) -> [i32; 4] {
+    let mut out = [0; 4];
+    out[..C].copy_from_slice(&d);
+    out
+}
+
+/// Runs `row_dots(row, first column, columns)` over every row and groups of up to four
+/// columns, and applies the I2_S epilogue.
+#[inline(always)]
+fn matmul_by_column_groups(
+    rows: &[u8],
+    w_scale: f32,
+    act: &I8Cols,
+    out: &mut [f32],
+    row_dots: impl Fn(&[u8], usize, usize) -> [i32; 4],
+) {
+    let (n, row_bytes) = (act.n(), act.cols / 4);
+    for (row, o) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
+        let mut c0 = 0;
+        while c0 < n {
+            let group = (n - c0).min(4);
+            let dots = row_dots(row, c0, group);
+            for (k, &d) in dots.iter().enumerate().take(group) {
+                let c = c0 + k;
+                o[c] = ternary::i2s_output(d, act.sums[c], act.scales[c], w_scale);
+            }
+            c0 += group;
+        }
+    }
 }
 
 /// Same contract as `ternary::tq2_block_lanes`: per byte position k of the 32-byte chunks, the
@@ -89,4 +223,21 @@ pub fn tq2_block_lanes(blk: &[u8], q: &[i8], bsums: &[i16]) -> [i32; 8] {
         *lane -= bsums[2 * n] as i32 + bsums[2 * n + 1] as i32;
     }
     lanes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn matmul_i2s_equals_scalar() {
+        ternary::tests::check_matmul_i2s(matmul_i2s);
+    }
+
+    #[cfg(target_feature = "relaxed-simd")]
+    #[test]
+    fn matmul_i2s_relaxed_equals_scalar() {
+        ternary::tests::check_matmul_i2s(matmul_i2s_relaxed);
+    }
 }

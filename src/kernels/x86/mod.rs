@@ -18,7 +18,18 @@ pub mod ternary;
 
 pub use float::matvec_float;
 pub use q8::matvec_q8;
-pub use ternary::{matvec_i2s, matvec_tq2};
+pub use ternary::matvec_tq2;
+
+use super::choice::Kernels;
+
+/// The AVX2 kernels, where the CPU has AVX2 (the table's entries rely on this check).
+pub fn kernels() -> Option<Kernels> {
+    std::is_x86_feature_detected!("avx2").then_some(Kernels {
+        name: "avx2",
+        i2s: ternary::matmul_i2s_avx2,
+        i2s_q16: false,
+    })
+}
 
 /// AVX2 with FMA (every integer kernel's epilogue fuses).
 #[inline]

@@ -7,7 +7,7 @@ use super::{f16_at, has_avx2_fma_f16c};
 use crate::kernels::act::Q8K_BLOCK;
 use crate::kernels::float::hsum8;
 use crate::kernels::ternary::{
-    self as scalar, matvec_i2s_with, I2S_BLOCK, I2S_BLOCK_BYTES, TQ2_BLOCK_BYTES,
+    self as scalar, I8Cols, I2S_BLOCK, I2S_BLOCK_BYTES, TQ2_BLOCK_BYTES,
 };
 
 /// The 2-bit codes at bit offset `shift` of each byte of `w` (a 16-bit shift leaks the next
@@ -68,20 +68,17 @@ pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn matvec_i2s_avx2(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
+unsafe fn matmul_i2s_avx2_inner(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
     // SAFETY (closure): inside this function the CPU has AVX2.
     let row_dot = |row: &[u8], q: &[i8]| unsafe { i2s_row_dot_avx2(row, q) };
-    matvec_i2s_with(row_dot, packed, w_scale, q, s, out);
+    scalar::i2s_matmul_by_row(row_dot, rows, w_scale, act, out);
 }
 
-/// Same contract as `ternary::matvec_i2s`.
-pub fn matvec_i2s(packed: &[u8], w_scale: f32, q: &[i8], s: f32, out: &mut [f32]) {
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2 (checked above).
-        unsafe { matvec_i2s_avx2(packed, w_scale, q, s, out) }
-    } else {
-        scalar::matvec_i2s(packed, w_scale, q, s, out)
-    }
+/// `ternary::matmul_i2s` in AVX2. Only reachable through `super::kernels()`, which checked
+/// that the CPU has AVX2.
+pub(super) fn matmul_i2s_avx2(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
+    // SAFETY: see above.
+    unsafe { matmul_i2s_avx2_inner(rows, w_scale, act, out) }
 }
 
 /// The eight lane sums of `ternary::tq2_block_lanes` in one register: per byte position the
@@ -151,22 +148,12 @@ mod tests {
             return;
         }
         let mut rng = Rng(0x1234_5678);
+        crate::kernels::ternary::tests::check_matmul_i2s(matmul_i2s_avx2);
+        let mut rng = Rng(0x1234_5678);
         for cols in [128, 256, 2560] {
-            let rows = 7;
-            // Every code 0..3 (3 never occurs in a valid file but must not overflow).
-            let packed = rng.bytes(rows * cols / 4);
+            let packed = rng.bytes(7 * cols / 4);
             let q = rng.i8s(cols);
-            let mut want = vec![0f32; rows];
-            let mut got = vec![0f32; rows];
-            scalar::matvec_i2s(&packed, 0.731, &q, 3.25, &mut want);
-            matvec_i2s(&packed, 0.731, &q, 3.25, &mut got);
-            assert_eq!(
-                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-                "cols {cols}"
-            );
-            for r in 0..rows {
-                let row = &packed[r * cols / 4..(r + 1) * cols / 4];
+            for row in packed.chunks_exact(cols / 4) {
                 assert_eq!(i2s_row_dot(row, &q), scalar::i2s_row_dot(row, &q));
             }
         }
