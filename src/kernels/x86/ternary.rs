@@ -147,7 +147,6 @@ mod tests {
         if !std::is_x86_feature_detected!("avx2") {
             return;
         }
-        let mut rng = Rng(0x1234_5678);
         crate::kernels::ternary::tests::check_matmul_i2s(matmul_i2s_avx2);
         let mut rng = Rng(0x1234_5678);
         for cols in [128, 256, 2560] {
