@@ -150,25 +150,98 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     let n = x.len() / w.cols;
     assert_eq!(out.len(), n * w.rows, "matmul output length");
     let threads = threads_for(w, s);
-    if w.ty != GgmlType::I2_S {
+    let by_column = |s: &mut ActScratch, out: &mut [f32]| {
         for (xc, oc) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
             matvec_one(w, xc, s, float_input, threads, oc);
         }
-        return;
+    };
+    match w.ty {
+        GgmlType::I2_S => {
+            let kernel = s.kernels.i2s;
+            let act = s.i2s.quantize(x, w.cols, s.kernels.i2s_q16);
+            let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
+            in_row_runs(threads, w, n, &mut s.by_row, out, f);
+        }
+        GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 if n > 1 => {
+            let elem = float_type(w.ty);
+            let xs = float_activation(w.ty, float_input, x, &mut s.xf);
+            let order = float_input.order;
+            // Rows in blocks small enough to stay in cache while every column passes over
+            // them: the weights are read from memory once for the batch.
+            let block = (FLOAT_BLOCK_BYTES / (w.cols * elem.bytes())).clamp(1, 64);
+            let f = |d: &[u8], o: &mut [f32]| {
+                let (mut scratch, mut part) = (Vec::new(), [0f32; 64]);
+                let row_bytes = w.cols * elem.bytes();
+                for (b, rows) in d.chunks(block * row_bytes).enumerate() {
+                    let k = rows.len() / row_bytes;
+                    for (c, xc) in xs.chunks_exact(w.cols).enumerate() {
+                        float_kernel(rows, elem, xc, order, &mut scratch, &mut part[..k]);
+                        for (r, &v) in part[..k].iter().enumerate() {
+                            o[(b * block + r) * n + c] = v;
+                        }
+                    }
+                }
+            };
+            in_row_runs(threads, w, n, &mut s.by_row, out, f);
+        }
+        _ => by_column(s, out),
     }
-    let kernel = s.kernels.i2s;
-    let act = s.i2s.quantize(x, w.cols, s.kernels.i2s_q16);
-    let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
+}
+
+/// Bytes of a block of float rows that every column of a batch runs over in turn (well within
+/// a core's L2 cache).
+const FLOAT_BLOCK_BYTES: usize = 128 * 1024;
+
+/// Runs `f(rows_data, outputs_by_row)` over runs of `w`'s rows (on up to `threads` threads) for
+/// a batch of `n` columns, and lays the results out column after column in `out`.
+fn in_row_runs(
+    threads: usize,
+    w: &Matrix,
+    n: usize,
+    by_row: &mut Vec<f32>,
+    out: &mut [f32],
+    f: impl Fn(&[u8], &mut [f32]) + Sync,
+) {
     if n == 1 {
-        split_rows_by(threads, w.data, 1, out, f);
-        return;
+        return split_rows_by(threads, w.data, 1, out, f);
     }
-    grow(&mut s.by_row, n * w.rows);
-    let by_row = &mut s.by_row[..n * w.rows];
+    grow(by_row, n * w.rows);
+    let by_row = &mut by_row[..n * w.rows];
     split_rows_by(threads, w.data, n, by_row, f);
     for (r, row) in by_row.chunks_exact(n).enumerate() {
         for (c, &v) in row.iter().enumerate() {
             out[c * w.rows + r] = v;
+        }
+    }
+}
+
+fn float_type(ty: GgmlType) -> FloatType {
+    match ty {
+        GgmlType::F16 => FloatType::F16,
+        GgmlType::BF16 => FloatType::BF16,
+        _ => FloatType::F32,
+    }
+}
+
+/// The activation columns `x` as a float weight of type `ty` meets them: converted to F16 or
+/// BF16 (into `buf`) where the engine converts, else as they are.
+fn float_activation<'a>(
+    ty: GgmlType,
+    float_input: FloatInput,
+    x: &'a [f32],
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    match (float_input.convert, ty) {
+        (false, _) | (_, GgmlType::F32) => x,
+        (true, ty) => {
+            grow(buf, x.len());
+            let round = if ty == GgmlType::F16 {
+                round_to_f16
+            } else {
+                round_to_bf16
+            };
+            round(x, &mut buf[..x.len()]);
+            &buf[..x.len()]
         }
     }
 }
@@ -260,24 +333,8 @@ fn matvec_one(
             }
         }
         GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 => {
-            let elem = match w.ty {
-                GgmlType::F16 => FloatType::F16,
-                GgmlType::BF16 => FloatType::BF16,
-                _ => FloatType::F32,
-            };
-            let xs = match (float_input.convert, w.ty) {
-                (false, _) | (_, GgmlType::F32) => x,
-                (true, ty) => {
-                    grow(&mut s.xf, w.cols);
-                    let round = if ty == GgmlType::F16 {
-                        round_to_f16
-                    } else {
-                        round_to_bf16
-                    };
-                    round(x, &mut s.xf[..w.cols]);
-                    &s.xf[..w.cols]
-                }
-            };
+            let elem = float_type(w.ty);
+            let xs = float_activation(w.ty, float_input, x, &mut s.xf);
             let order = float_input.order;
             if threads <= 1 {
                 float_kernel(w.data, elem, xs, order, &mut s.row, out);
@@ -359,4 +416,75 @@ use ternary::tq2_block_lanes as tq2_lanes;
 #[cfg(not(target_arch = "x86_64"))]
 fn tq2_kernel(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
     ternary::matvec_tq2_lanes(packed, tq2_lanes, q, d, bsums, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    /// A batch gives each column exactly the bits of its own `matvec`, for every weight type
+    /// and with the rows split over threads (natively).
+    #[test]
+    fn matmul_is_matvec_per_column() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (rows, cols, n) = (70, 512, 3);
+        let x: Vec<f32> = (0..n * cols)
+            .map(|_| (next() % 20001) as f32 / 5000.0 - 2.0)
+            .collect();
+        for ty in [
+            GgmlType::I2_S,
+            GgmlType::F16,
+            GgmlType::BF16,
+            GgmlType::F32,
+            GgmlType::Q8_0,
+            GgmlType::TQ2_0,
+        ] {
+            let bytes = match ty {
+                GgmlType::I2_S => rows * cols / 4,
+                _ => ty.tensor_bytes(cols as u64, (rows * cols) as u64).unwrap() as usize,
+            };
+            // Every I2_S byte; finite values elsewhere (bytes below 0x3c keep F16, BF16 and
+            // F32 exponents and the blocks' F16 scales away from all ones).
+            let data: Vec<u8> = (0..bytes)
+                .map(|_| match ty {
+                    GgmlType::I2_S => next() as u8,
+                    _ => (next() % 0x3c) as u8,
+                })
+                .collect();
+            let w = Matrix {
+                ty,
+                data: &data,
+                rows,
+                cols,
+                scale: 0.25,
+            };
+            for (threads, fi) in [(1, FloatInput::VEC_DOT), (3, FloatInput::TINYBLAS_F32)] {
+                let mut s = ActScratch {
+                    threads,
+                    min_parallel_weights: 1,
+                    ..ActScratch::default()
+                };
+                let mut batch = vec![0f32; n * rows];
+                matmul(&w, &x, &mut s, fi, &mut batch);
+                for (c, xc) in x.chunks_exact(cols).enumerate() {
+                    let mut one = vec![0f32; rows];
+                    matvec(&w, xc, &mut ActScratch::default(), fi, &mut one);
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(
+                        bits(&batch[c * rows..(c + 1) * rows]),
+                        bits(&one),
+                        "{ty} column {c}, {threads} threads"
+                    );
+                }
+            }
+        }
+    }
 }
