@@ -233,8 +233,7 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
 /// 2^56: the F16 activation is stored times this (`x_up`) for `f16_scaled_lanes`.
 pub const X_UP: f32 = 72057594037927936.0;
 
-/// `f16_grid_lanes` in one pass over the row with every accumulator in a register and two
-/// fewer operations per value: a weight's bits put in place (`(h << 16) >> 3` with the sign's
+/// `f16_grid_lanes` with two fewer operations per value: a weight's bits put in place (`(h << 16) >> 3` with the sign's
 /// copies cleared) are the f32 `w · 2^-112`, which times `x_up = x · 2^56` is `w·x·2^-56`,
 /// exactly (22 significant bits; a nonzero product of F16 values is at least 2^-48, so its
 /// scaled value and every partial sum stay far above the subnormal range, and at most 2^-13).
@@ -249,11 +248,13 @@ fn f16_scaled_lanes<const Q: usize>(
 ) -> bool {
     assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x_up.len());
     assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
-    let mut acc = [f32x4_splat(0.0); Q];
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
-    for i in (0..full).step_by(4 * Q) {
-        for j in 0..Q / 2 {
+    // Each group of eight lanes runs over the whole row in turn: two accumulators in registers
+    // (all `Q` at once spill in V8's code).
+    for (j, group) in lanes.chunks_exact_mut(8).enumerate() {
+        let mut acc = [f32x4_splat(0.0); 2];
+        for i in (0..full).step_by(4 * Q) {
             let at = i + 8 * j;
             let h = load(src, 2 * at);
             top = u16x8_max(top, i16x8_shl(h, 1));
@@ -270,14 +271,14 @@ fn f16_scaled_lanes<const Q: usize>(
                     v128_load(x_up.as_ptr().add(at + 4) as *const v128),
                 ]
             };
-            acc[2 * j] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[2 * j]);
-            acc[2 * j + 1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[2 * j + 1]);
+            acc[0] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[0]);
+            acc[1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[1]);
         }
-    }
-    for (l, a) in lanes.chunks_exact_mut(4).zip(acc) {
-        let a = f32x4_mul(a, f32x4_splat(X_UP));
-        // SAFETY: four f32 slots.
-        unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        for (l, a) in group.chunks_exact_mut(4).zip(acc) {
+            let a = f32x4_mul(a, f32x4_splat(X_UP));
+            // SAFETY: four f32 slots.
+            unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        }
     }
     u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
 }
