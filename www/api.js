@@ -53,10 +53,12 @@ let client = null;
 const worker = () => (client ??= new Client());
 
 /**
- * The API's objects as plain ones: serde-wasm-bindgen hands flattened structs over as Maps and
- * u64 counts as BigInts (exact; every count in a norm report is far below 2^53).
+ * The API's objects as plain JSON-like ones, as the CLI's --json prints them: serde-wasm-bindgen
+ * hands flattened structs over as Maps, u64 counts as BigInts (exact; every count in a norm
+ * report is far below 2^53) and None as undefined (JSON's null).
  */
 export function plain(v) {
+  if (v === undefined) return null;
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
   if (Array.isArray(v)) return v.map(plain);
