@@ -348,7 +348,7 @@ export class Generation {
 
 /** The models kept by the Cache API: [{url, bytes}]. */
 export async function cachedModels() {
-  if (!globalThis.caches) return [];
+  if (!globalThis.caches || !(await caches.has(CACHE_NAME))) return []; // (open would create it)
   const cache = await caches.open(CACHE_NAME);
   const out = [];
   for (const req of await cache.keys()) {
