@@ -59,19 +59,21 @@ export async function openPage(browser, url) {
 
 /**
  * For a test file: starts the server (with `extra` and `root`, as `serve`) and Chromium before
- * its tests and stops both after them (`root` may be a function, called after `setup`). `open(query)` gives a fresh page at `query` with the
+ * its tests and stops both after them (`root` may be a function, called after `setup`;
+ * `served(server)` runs once the server is up). `open(query)` gives a fresh page at `query` with the
  * `loaded` selector (default: the one element has loaded its file; null: none) and the `ready`
  * selector (if any) present; its locators wait `timeout` ms, its console errors and uncaught
  * exceptions are collected in `problems`. `withPage(query, body)` runs `body(page)` on such a
  * page, then asserts it had no problems, and closes it even on failure. `server()` is the
  * running server (its `url`, `requests`, `count`), `browser()` the browser.
  */
-export function pageFixture({ extra = {}, root, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup } = {}) {
+export function pageFixture({ extra = {}, root, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup, served } = {}) {
   let browser;
   let server;
   before(async () => {
     await setup?.();
     server = await serve(extra, { root: typeof root === 'function' ? root() : root });
+    await served?.(server);
     browser = await launch();
   });
   after(async () => {
