@@ -75,7 +75,7 @@ try {
   const shown = await page.locator('bit-lens table.tensors tbody tr').count();
   if (shown !== TENSORS.length) throw new Error(`expected ${TENSORS.length} tensor rows, saw ${shown}`);
 
-  const fromUrl = await timedLoad(page, (u) => page.evaluate((url) => document.querySelector('bit-lens').openUrl(url), u), '/bench.gguf');
+  const fromUrl = await timedLoad(page, (u) => page.evaluate((url) => document.querySelector('bit-lens').openUrl(url, { cache: false }), u), '/bench.gguf');
   report('fetch body stream', fromUrl);
   if (problems.length) console.log(`bench: page problems: ${problems.join('; ')}`);
 } finally {

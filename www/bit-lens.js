@@ -156,10 +156,13 @@ export class BitLens extends HTMLElement {
     return this._load(file, name, file.size ?? file.byteLength);
   }
 
-  /** Opens a URL (streamed from the response body, or the cache). An empty string opens nothing. */
-  openUrl(url) {
+  /**
+   * Opens a URL (streamed from the response body, or the cache). An empty string opens nothing.
+   * `options.cache: false` neither reads nor fills the model cache.
+   */
+  openUrl(url, options = {}) {
     if (!url) return undefined;
-    return this._load(url, nameOfUrl(url), null);
+    return this._load(url, nameOfUrl(url), null, options);
   }
 
   _applyAttributes() {
@@ -266,7 +269,7 @@ export class BitLens extends HTMLElement {
   }
 
   /** Opens `source` through the API; the file on screen stays until the new one has loaded. */
-  async _load(source, name, size) {
+  async _load(source, name, size, options = {}) {
     this._loading?.abort();
     const ctl = new AbortController();
     this._loading = ctl;
@@ -277,6 +280,7 @@ export class BitLens extends HTMLElement {
     this._setProgress(0, size);
     try {
       const lens = await open(source, {
+        ...options,
         name,
         signal: ctl.signal,
         onProgress: ({ loaded, total }) => mine() && this._setProgress(loaded, total),
