@@ -172,7 +172,7 @@ export class Lens {
     return this._header.tensors;
   }
 
-  /** The memory estimate made from the header before loading (null when it was shared). */
+  /** The memory estimate made from the header before loading (`estimateMemory`'s object). */
   async memory() {
     return this._header.memory;
   }

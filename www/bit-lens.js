@@ -399,7 +399,7 @@ export class BitLens extends HTMLElement {
     ];
     this.$summary.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     this.$notes.replaceChildren(...info.notes.map((n) => el('li', {}, n)));
-    if (memory) this.$memory.textContent = memoryText(memory);
+    this.$memory.textContent = memory ? memoryText(memory) : '';
   }
 
   _renderMetadata(view) {

@@ -23,8 +23,9 @@
 //
 // Replies to an OPEN (worker → page), in order:
 //   {id, type: PROGRESS, loaded, total}                   (any number of times)
-//   {id, type: HEADER, info, metadata, tensors, memory}   before the data has finished;
-//                                                         memory: estimateMemory's object
+//   {id, type: HEADER, info, metadata, tensors, memory}   before the data has finished
+//                                                         (at once when shared); memory:
+//                                                         estimateMemory's object or null
 //   {id, type: LOADED, info, seconds, from, shared}       from: 'file' | 'network' | 'cache';
 //                                                         shared: another handle had it open
 // Any request can end in {id, type: ERROR, error: {message, kind}}.

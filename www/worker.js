@@ -10,7 +10,7 @@ import { CACHE_NAME, MODES, MSG, kindError, plainError } from './protocol.js';
 
 const wasmReady = init();
 
-/** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner}} */
+/** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner, bytes}, seconds, from, memory} */
 const files = new Map();
 /** handle id → fileKey */
 const handles = new Map();
@@ -186,7 +186,7 @@ async function load(listeners, name, size, chunks, from) {
   }
   postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
   const key = nextFileKey++;
-  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds: (performance.now() - t0) / 1000, from });
+  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds: (performance.now() - t0) / 1000, from, memory: head.estimate });
   return key;
 }
 
@@ -195,7 +195,7 @@ function attach(id, key, shared) {
   const f = files.get(key);
   f.handles.add(id);
   handles.set(id, key);
-  if (shared) post({ id, type: MSG.HEADER, info: f.file.info(), metadata: f.file.metadata(), tensors: f.file.tensors(), memory: null });
+  if (shared) post({ id, type: MSG.HEADER, info: f.file.info(), metadata: f.file.metadata(), tensors: f.file.tensors(), memory: f.memory });
   post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, from: f.from, shared });
 }
 

@@ -60,20 +60,21 @@ pub fn estimate_memory(prefix: &[u8], file_size: f64, modes: u32) -> Result<JsVa
         ));
     }
     let file_len = file_size as u64;
-    let ser = serde_wasm_bindgen::Serializer::json_compatible();
     let g = match Gguf::parse_prefix(prefix, file_len) {
         Ok(g) => g,
         Err(GgufError::NeedMore { needed }) => {
-            return NeedMore {
+            return plain(&NeedMore {
                 need_more: needed as f64,
-            }
-            .serialize(&ser)
-            .map_err(|e| js_error("internal", &e.to_string()))
+            })
         }
         Err(e) => return Err(gguf_error(&e)),
     };
     let (plan, runnable, reason) = match Config::from_gguf(&g) {
-        Ok(c) => (MemoryPlan::new(&c, c.train_ctx.min(DEFAULT_MAX_CTX)), true, None),
+        Ok(c) => (
+            MemoryPlan::new(&c, c.train_ctx.min(DEFAULT_MAX_CTX)),
+            true,
+            None,
+        ),
         Err(e) => (
             MemoryPlan {
                 n_ctx: 0,
@@ -87,7 +88,7 @@ pub fn estimate_memory(prefix: &[u8], file_size: f64, modes: u32) -> Result<JsVa
     let norms = if runnable { norm_bytes(&g) } else { 0 };
     let modes = if runnable { modes } else { 0 };
     let per_mode = plan.total() + norms;
-    Estimate {
+    plain(&Estimate {
         file_bytes: file_size,
         runnable,
         reason,
@@ -98,7 +99,12 @@ pub fn estimate_memory(prefix: &[u8], file_size: f64, modes: u32) -> Result<JsVa
         per_mode: per_mode as f64,
         modes,
         total: file_size + modes as f64 * per_mode as f64,
-    }
-    .serialize(&ser)
-    .map_err(|e| js_error("internal", &e.to_string()))
+    })
+}
+
+/// Plain JS numbers (every size here is below 2^53) and no `undefined` fields.
+fn plain<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| js_error("internal", &format!("cannot convert to JS: {e}")))
 }
