@@ -4,7 +4,7 @@ import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -129,6 +129,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const repoPath = (...parts) => join(ROOT, ...parts);
 /** A built-in model of www/models. */
 export const builtInModel = (name) => repoPath('www', 'models', name);
+/** The cache of downloaded and generated files (BITLENS_CACHE, else ~/.cache/bitlens). */
+export const CACHE_DIR = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
 /** A reference file of tests/fixtures. */
 export const fixturePath = (name) => repoPath('tests', 'fixtures', name);
 

@@ -7,12 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildDist, pageFixture, repoPath } from './browser.mjs';
+import { CACHE_DIR, buildDist, pageFixture, repoPath } from './browser.mjs';
 
-const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
-const VENV = join(CACHE, 'mkdocs-venv');
+const VENV = join(CACHE_DIR, 'mkdocs-venv');
 const MKDOCS = join(VENV, 'bin', 'mkdocs');
 const TIMEOUT = { timeout: 180_000 };
 
