@@ -6,12 +6,10 @@
 // URL streamed from the response body. The generated file is cached in ~/.cache/bitlens.
 import { createWriteStream, existsSync, mkdirSync, statSync } from 'node:fs';
 import { once } from 'node:events';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { launch, openPage, serve } from '../tests/e2e/browser.mjs';
+import { CACHE_DIR as CACHE, launch, openPage, serve } from '../tests/e2e/browser.mjs';
 import { ggufHeader } from '../tests/e2e/gguf-writer.mjs';
 
-const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
 const FILE = join(CACHE, 'bench-stream-1gb.gguf');
 // 15 F32 tensors of 4096 x 4096 (64 MiB each): 1.007 GB.
 const TENSORS = Array.from({ length: 15 }, (_, i) => ({ name: `blk.${i}.weight`, dims: [4096, 4096] }));
@@ -75,7 +73,7 @@ try {
   const shown = await page.locator('bit-lens table.tensors tbody tr').count();
   if (shown !== TENSORS.length) throw new Error(`expected ${TENSORS.length} tensor rows, saw ${shown}`);
 
-  const fromUrl = await timedLoad(page, (u) => page.evaluate((url) => document.querySelector('bit-lens').openUrl(url), u), '/bench.gguf');
+  const fromUrl = await timedLoad(page, (u) => page.evaluate((url) => document.querySelector('bit-lens').openUrl(url, { cache: false }), u), '/bench.gguf');
   report('fetch body stream', fromUrl);
   if (problems.length) console.log(`bench: page problems: ${problems.join('; ')}`);
 } finally {

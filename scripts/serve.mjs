@@ -36,8 +36,14 @@ function resolvePath(root, urlPath) {
   return full === root || full.startsWith(root + sep) ? full : null;
 }
 
-export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {} } = {}) {
+/**
+ * Serves `root` (and `extra`: URL path → file outside it). `onRequest(method, path)` sees every
+ * request (the tests count downloads with it).
+ */
+export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {}, onRequest } = {}) {
+  root = resolve(root);
   const server = createServer(async (req, res) => {
+    onRequest?.(req.method, (req.url || '/').split('?')[0]);
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;

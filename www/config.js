@@ -22,4 +22,14 @@ export const CHUNK_BYTES = 16 * 1024 * 1024;
 export const PROGRESS_INTERVAL_MS = 50;
 
 /** Defaults of the generation panel. */
-export const GENERATE_DEFAULTS = { prompt: 'Ham.\nTo be, or not to be,', seed: 42, maxTokens: 32, temperature: 0 };
+export const GENERATE_DEFAULTS = {
+  prompt: 'Ham.\nTo be, or not to be,', seed: 42, maxTokens: 32, temperature: 0,
+  // The sampler's other settings, as the CLI's defaults (SamplerConfig::default).
+  topK: 40, topP: 0.95, repeatPenalty: 1,
+};
+
+/**
+ * What wasm32 can hold: 4 GiB of memory in all, 2 GiB - 1 in one allocation (the file's
+ * buffer); `runtime` is kept free for the module, the tokenizer and temporary buffers.
+ */
+export const MEMORY_LIMITS = { maxMemory: 4 * 2 ** 30, maxAllocation: 2 ** 31 - 1, runtime: 64 * 2 ** 20 };

@@ -1,7 +1,8 @@
 // The A/B generation panel: one prompt and seed, generated token by token with the gammas as
 // stored (baseline) and rescaled by sqrt(n), side by side, each with tokens/s and a per-layer
-// activation RMS chart from the latest token's probe. The worker owns the model: this panel
-// posts a 'generate' request and renders the tokens it streams back.
+// activation RMS chart from the latest token's probe, and the first token where the two part
+// marked in both. The worker owns the model: this panel runs the JS API's `lens.generate` and
+// renders the tokens it streams back.
 import { logLineChart } from './chart.js';
 import { GENERATE_DEFAULTS } from './config.js';
 import { el } from './render.js';
@@ -25,17 +26,20 @@ function num(x) {
 }
 
 export class GeneratePanel {
-  /** `start(payload, onMessage)` posts a 'generate' request; `stop()` ends it. */
-  constructor({ start, stop, strict }) {
-    this.startRequest = start;
-    this.stopRequest = stop;
-    this.strict = strict; // () => boolean, the norms panel's strict checkbox
+  /** `lens()` is the JS API's handle of the file on screen; `strict()` the strict checkbox. */
+  constructor({ lens, strict }) {
+    this.lens = lens;
+    this.strict = strict;
     this.$prompt = el('textarea', { rows: '2', 'data-testid': 'prompt' });
     this.$prompt.value = GENERATE_DEFAULTS.prompt;
     this.$chat = el('input', { type: 'checkbox', 'data-testid': 'chat' });
     this.$seed = el('input', { type: 'number', min: '0', step: '1', value: String(GENERATE_DEFAULTS.seed), 'data-testid': 'seed' });
     this.$max = el('input', { type: 'number', min: '1', max: '4096', step: '1', value: String(GENERATE_DEFAULTS.maxTokens), 'data-testid': 'max-tokens' });
     this.$temp = el('input', { type: 'number', min: '0', max: '5', step: '0.1', value: String(GENERATE_DEFAULTS.temperature), 'data-testid': 'temperature' });
+    // The sampler (used when the temperature is above 0): as the CLI's --top-k, --top-p, --repeat-penalty.
+    this.$topK = el('input', { type: 'number', min: '0', step: '1', value: String(GENERATE_DEFAULTS.topK), 'data-testid': 'top-k', title: '0 = all tokens' });
+    this.$topP = el('input', { type: 'number', min: '0', max: '1', step: '0.05', value: String(GENERATE_DEFAULTS.topP), 'data-testid': 'top-p', title: '1 = off' });
+    this.$penalty = el('input', { type: 'number', min: '0', step: '0.05', value: String(GENERATE_DEFAULTS.repeatPenalty), 'data-testid': 'repeat-penalty', title: '1 = off; over the last 64 tokens' });
     // Which x86 build of the reference engine to mirror bit for bit: ggml's AVX-512 build sums
     // floats in 16 lanes and has its own vector expf, so its tokens can part from an AVX2 build's.
     this.$score = el('input', { type: 'checkbox', checked: '', 'data-testid': 'score' });
@@ -53,12 +57,14 @@ export class GeneratePanel {
         speed: el('span', { class: 'speed', 'data-testid': `speed-${mode}` }),
         note: el('p', { class: 'mode-note', 'data-testid': `note-${mode}` }),
         score: el('p', { class: 'mode-score', 'data-testid': `score-${mode}` }),
+        diverge: el('p', { class: 'diverge-note', 'data-testid': `diverge-${mode}` }),
         chart: el('div', { class: 'chart-box', 'data-testid': `probe-${mode}` }),
       };
       c.root = el('div', { class: 'mode', 'data-testid': `mode-${mode}` }, [
         el('h4', {}, [MODES[mode], ' ', c.speed]),
         c.note,
         c.score,
+        c.diverge,
         c.text,
         c.chart,
       ]);
@@ -76,6 +82,9 @@ export class GeneratePanel {
         el('label', {}, ['seed ', this.$seed]),
         el('label', {}, ['max tokens ', this.$max]),
         el('label', {}, ['temperature ', this.$temp, ' (0 = greedy)']),
+        el('label', {}, ['top-k ', this.$topK]),
+        el('label', {}, ['top-p ', this.$topP]),
+        el('label', {}, ['repetition penalty ', this.$penalty]),
         el('label', { title: 'the perplexity of the prompt under each mode: one head product per prompt token' }, [this.$score, ' score the prompt']),
         el('label', {}, ['numerics of ', this.$isa]),
         this.$run,
@@ -86,12 +95,21 @@ export class GeneratePanel {
       el('div', { class: 'modes' }, cols),
     ]);
     this.$run.addEventListener('click', () => this.run());
-    this.$stop.addEventListener('click', () => this.stopRequest());
+    this.$stop.addEventListener('click', () => this.current?.stop());
+  }
+
+  setPrompt(text) {
+    this.$prompt.value = text;
+  }
+
+  setMaxTokens(n) {
+    this.$max.value = String(n);
   }
 
   /** A new file: forget the last run. */
   reset() {
-    this.current = null; // messages of an earlier run are ignored from now on
+    this.current?.stop();
+    this.current = null; // tokens of an earlier run are ignored from now on
     this.$run.disabled = false;
     this.$stop.disabled = true;
     for (const c of Object.values(this.columns)) {
@@ -99,78 +117,117 @@ export class GeneratePanel {
       c.speed.textContent = '';
       c.note.textContent = '';
       c.score.textContent = '';
+      c.diverge.textContent = '';
       c.chart.replaceChildren();
       delete c.root.dataset.ids;
+      delete c.root.dataset.divergeAt;
     }
     this.$status.textContent = '';
     this.$verdict.textContent = '';
     this.root.dataset.state = 'idle';
   }
 
-  run() {
+  /** Runs the prompt in both modes (the baseline only in strict mode) and shows the tokens. */
+  async run() {
     this.reset();
-    const strict = this.strict();
-    const payload = {
+    const lens = this.lens();
+    if (!lens) return;
+    const num = (input, min, whole) => {
+      const v = Math.max(min, Number(input.value) || 0);
+      return whole ? Math.floor(v) : v;
+    };
+    const gen = lens.generate({
       prompt: this.$prompt.value,
       chat: this.$chat.checked,
-      seed: Math.max(0, Math.floor(Number(this.$seed.value) || 0)),
-      maxTokens: Math.max(1, Math.floor(Number(this.$max.value) || 1)),
-      temperature: Math.max(0, Number(this.$temp.value) || 0),
+      seed: num(this.$seed, 0, true),
+      maxTokens: Math.max(1, num(this.$max, 1, true)),
+      temperature: num(this.$temp, 0),
+      topK: num(this.$topK, 0, true),
+      topP: Math.min(1, num(this.$topP, 0)),
+      repeatPenalty: num(this.$penalty, 0),
       isa: this.$isa.value,
       score: this.$score.checked,
-      strict,
-    };
-    this.ids = { baseline: [], rescaled: [] };
+      strict: this.strict(),
+    });
+    this.current = gen;
+    this.tokens = { baseline: [], rescaled: [] }; // {token, span} per generated token
+    this.divergeAt = null;
     this.probes = {};
-    if (strict) {
-      this.columns.rescaled.note.textContent = 'gamma rescale refused: strict mode forbids load-time changes to the weights; only the baseline runs.';
-    }
     this.$run.disabled = true;
     this.$stop.disabled = false;
     this.root.dataset.state = 'running';
     this.$status.textContent = 'loading the model…';
-    const token = {};
-    this.current = token;
-    this.startRequest(payload, (msg) => {
-      if (this.current === token) this._onMessage(msg);
-    });
+    try {
+      const setup = await gen.info;
+      if (this.current !== gen) return;
+      this._showSetup(setup);
+      for await (const t of gen) {
+        if (this.current !== gen) return;
+        this._showToken(t);
+      }
+      if (this.current === gen) this._showDone(await gen.status);
+    } catch (e) {
+      if (this.current !== gen) return;
+      this.$status.textContent = `generation failed: ${e.message} (${e.kind})`;
+      this._end('error');
+    }
   }
 
-  _onMessage(msg) {
-    switch (msg.type) {
-      case 'runInfo': {
-        const c = msg.info.config || {};
-        const seed = this.$temp.value > 0 ? `, seed ${msg.info.seed}` : ', greedy';
-        // What each mode holds besides the shared weights: KV cache, activations, norm vectors.
-        const perMode = `${(msg.info.perModeBytes / 1048576).toFixed(1)} MiB per mode`;
-        this.$status.textContent = `prompt: ${msg.promptIds.length} tokens; context ${msg.info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${msg.info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics; wasm build: ${msg.build.name}`;
-        this._showScores(msg.scores || {});
-        break;
-      }
-      case 'token': {
-        const col = this.columns[msg.mode];
-        col.text.append(msg.step.text);
-        this.ids[msg.mode].push(msg.step.token);
-        col.root.dataset.ids = this.ids[msg.mode].join(',');
-        col.speed.textContent = `${this.ids[msg.mode].length} tokens, ${msg.tokensPerS.toFixed(1)} tok/s`;
-        this.probes[msg.mode] = msg.step.probe;
-        this._drawProbes();
-        break;
-      }
-      case 'done':
-      case 'error':
-        if (msg.type === 'error') this.$status.textContent = `generation failed: ${msg.error.message} (${msg.error.kind})`;
-        else {
-          for (const [mode, s] of Object.entries(msg.status)) {
-            this.columns[mode].speed.textContent = `${this.ids[mode].length} tokens, ${s.decodeTokensPerS.toFixed(1)} tok/s (prefill ${s.prefillTokensPerS.toFixed(0)} tok/s)`;
-          }
-          this.$status.textContent += msg.stopped ? ' — stopped' : ' — done';
-        }
-        this.$run.disabled = false;
-        this.$stop.disabled = true;
-        this.root.dataset.state = msg.type === 'error' ? 'error' : 'done';
-        break;
+  _showSetup({ info, build, promptIds, scores, refused }) {
+    const c = info.config || {};
+    const seed = this.$temp.value > 0 ? `, seed ${info.seed}` : ', greedy';
+    // What each mode holds besides the shared weights: KV cache, activations, norm vectors.
+    const perMode = `${(info.perModeBytes / 1048576).toFixed(1)} MiB per mode`;
+    this.$status.textContent = `prompt: ${promptIds.length} tokens; context ${info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics${build ? `; wasm build: ${build.name}` : ''}`;
+    for (const [mode, why] of Object.entries(refused || {})) this.columns[mode].note.textContent = why;
+    this._showScores(scores || {});
+  }
+
+  _showToken(t) {
+    const col = this.columns[t.mode];
+    const span = el('span', { class: 'tok' }, t.text);
+    col.text.append(span);
+    const mine = this.tokens[t.mode];
+    mine.push({ token: t.token, span });
+    col.root.dataset.ids = mine.map((x) => x.token).join(',');
+    col.speed.textContent = `${mine.length} tokens, ${t.tokensPerS.toFixed(1)} tok/s`;
+    this.probes[t.mode] = t.probe;
+    this._drawProbes();
+    this._markDivergence(t.index);
+  }
+
+  /** The first index where both modes have a token and the two differ, marked in both columns. */
+  _markDivergence(i) {
+    const { baseline: b, rescaled: r } = this.tokens;
+    if (this.divergeAt !== null || i >= b.length || i >= r.length || b[i].token === r[i].token) return;
+    this.divergeAt = i;
+    for (const [mode, list] of Object.entries(this.tokens)) {
+      const { span } = list[i];
+      span.classList.add('diverge');
+      span.dataset.testid = 'diverge-token';
+      span.title = `the modes part here: token ${i}`;
+      this.columns[mode].diverge.textContent = `The modes part at token ${i} (counting from 0), marked in the text.`;
+      this.columns[mode].root.dataset.divergeAt = String(i);
     }
+  }
+
+  _showDone({ status, stopped }) {
+    for (const [mode, s] of Object.entries(status)) {
+      this.columns[mode].speed.textContent = `${this.tokens[mode].length} tokens, ${s.decodeTokensPerS.toFixed(1)} tok/s (prefill ${s.prefillTokensPerS.toFixed(0)} tok/s)`;
+    }
+    const { baseline: b, rescaled: r } = this.tokens;
+    if (this.divergeAt === null && b.length && r.length) {
+      const same = Math.min(b.length, r.length);
+      for (const mode of ['baseline', 'rescaled']) this.columns[mode].diverge.textContent = `The modes agree on all ${same} tokens.`;
+    }
+    this.$status.textContent += stopped ? ' — stopped' : ' — done';
+    this._end('done');
+  }
+
+  _end(state) {
+    this.$run.disabled = false;
+    this.$stop.disabled = true;
+    this.root.dataset.state = state;
   }
 
   /** Each mode's prompt perplexity, and which mode predicts the prompt better. */

@@ -14,34 +14,22 @@ const KIND_COLORS = {
 const color = (kind) => KIND_COLORS[kind] || '#868e96';
 const f6 = (v) => v.toFixed(6);
 
-/**
- * The API's objects as plain ones: serde-wasm-bindgen hands flattened structs over as Maps and
- * u64 counts as BigInts (exact; every count here is far below 2^53).
- */
-function plain(v) {
-  if (typeof v === 'bigint') return Number(v);
-  if (v instanceof Map) return Object.fromEntries([...v].map(([k, x]) => [k, plain(x)]));
-  if (Array.isArray(v)) return v.map(plain);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
-  return v;
-}
-
-/** `?rescale=1` / `?strict=1` (exactly "1", as the native variables). */
 /** The RMS axis always spans 1/sqrt(n) and 1, so a pre-scaled file stands out at a glance. */
 function normRange(stats) {
   const ys = stats.flatMap((s) => [s.rms, s.inv_sqrt_n]).filter((v) => v > 0 && Number.isFinite(v));
   return [Math.min(1, ...ys), Math.max(1, ...ys)];
 }
 
+/** `?rescale=1` / `?strict=1` (exactly "1", as the native variables). */
 export function optionsFromUrl(search = location.search) {
   const p = new URLSearchParams(search);
   return { rescale: p.get('rescale') === '1', strict: p.get('strict') === '1' };
 }
 
 export class NormsPanel {
-  /** `request(type, payload)` asks the worker about the current file and resolves with the reply. */
-  constructor(request, options) {
-    this.request = request;
+  /** `lens()` is the JS API's handle of the file on screen. */
+  constructor(lens, options) {
+    this.lens = lens;
     this.$rescale = el('input', { type: 'checkbox', 'data-testid': 'rescale' });
     this.$strict = el('input', { type: 'checkbox', 'data-testid': 'strict' });
     this.$rescale.checked = options.rescale;
@@ -104,6 +92,12 @@ export class NormsPanel {
     return { rescale: this.$rescale.checked, strict: this.$strict.checked };
   }
 
+  /** Sets the two checkboxes (the element's rescale and strict attributes). */
+  setOptions({ rescale, strict }) {
+    this.$rescale.checked = rescale;
+    this.$strict.checked = strict;
+  }
+
   /** Shows the panel for a newly loaded file `name`. */
   async show(name) {
     this.name = name;
@@ -113,9 +107,10 @@ export class NormsPanel {
   async refresh() {
     this.$error.hidden = true;
     try {
-      const reply = await this.request('norms', { options: this.options });
-      this._renderReport(plain(reply.report));
-      this._renderCorrections(plain(reply.corrections));
+      const lens = this.lens();
+      const [report, corrections] = await Promise.all([lens.norms(), lens.corrections(this.options)]);
+      this._renderReport(report);
+      this._renderCorrections(corrections);
       this.root.dataset.state = 'ready';
     } catch (e) {
       this.$error.textContent = `Norm statistics: ${e.message} (${e.kind})`;
@@ -219,9 +214,8 @@ export class NormsPanel {
     this.$export.disabled = true;
     this.$exportNote.textContent = 'building…';
     try {
-      const reply = await this.request('export', { options: this.options });
-      const { blob } = reply;
-      const summary = plain(reply.summary);
+      const lens = this.lens();
+      const [blob, summary] = await Promise.all([lens.export(this.options), lens.exportSummary(this.options)]);
       const base = (this.name || 'model.gguf').replace(/\.gguf$/i, '');
       const name = `${base}${summary.rescaled > 0 ? '-rescaled' : '-export'}.gguf`;
       const url = URL.createObjectURL(blob);

@@ -1,52 +1,37 @@
-// The worker owns the wasm module and the GgufFiles: the page posts requests in, results come
-// back as plain objects. A file streams from a File/Blob (File.slice chunks) or from a URL
-// (the response body) straight into the buffer GgufFile allocated at the file's size.
-//
-// Messages in:  {id, type: 'openBlob', blob, name} | {id, type: 'openUrl', url, name}
-//               {id, type: 'array', file, key}
-//               {id, type: 'norms', file, options}      options: {rescale, strict}
-//               {id, type: 'export', file, options}
-//               {id, type: 'generate', file, prompt, chat, seed, maxTokens, temperature, isa, score, strict}
-//               {id, type: 'stop'}                       stops the running generation
-// Messages out: {id, type: 'progress', loaded, total}
-//               {id, type: 'header', info, metadata, tensors}   (before the data has finished)
-//               {id, type: 'loaded', info, seconds}
-//               {id, type: 'array', array}
-//               {id, type: 'norms', report, corrections}
-//               {id, type: 'export', blob, summary}
-//               {id, type: 'runInfo', info, build, modes, promptIds}   then, alternating between modes,
-//               {id, type: 'token', mode, step, tokensPerS}     and finally
-//               {id, type: 'done', status: {mode: status}, stopped}
-//               {id, type: 'error', error: {message, kind}}
-// `id` is the request's; for 'array' requests `file` is the id of the open request.
-import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
+// The worker owns the wasm module, the GgufFiles and the model runners: the page posts
+// requests in, results come back as plain objects (the messages are in protocol.js). A file
+// streams from a File/Blob (File.slice chunks) or from a URL (the response body, or the Cache
+// API's copy of it) straight into the buffer GgufFile allocates at the file's size, once the
+// header says the file and its run fit in wasm memory. One worker serves every handle of the
+// page: handles that open the same URL share one copy of the file.
+import { CHUNK_BYTES, MEMORY_LIMITS, PROGRESS_INTERVAL_MS } from './config.js';
+import { CACHE_NAME, MODES, MSG, kindError, plainError } from './protocol.js';
 import { loadWasm } from './wasm-build.js';
 
 // The relaxed-SIMD build where the browser has it (`?build=` on the worker's URL forces one).
 const wasmReady = loadWasm(new URL(self.location.href).searchParams.get('build'));
 let GgufFile;
 let ModelRunner;
+let estimateMemory;
 let wasmBuild;
 wasmReady.then(({ key, name, mod }) => {
-  ({ GgufFile, ModelRunner } = mod);
+  ({ GgufFile, ModelRunner, estimateMemory } = mod);
   wasmBuild = { key, name };
 });
 
-/** id of the open request → GgufFile, for the last complete file and the one loading. */
+/** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner, bytes}, seconds, from, memory} */
 const files = new Map();
-let currentId = null; // the last file that loaded completely
-let latestOpen = null; // a newer open abandons an older one still streaming
-let run = null; // the generation in progress: {fileId, stopped}
-let cached = null; // the last ModelRunner, kept for the next run: {fileId, key, runner}
+/** handle id → fileKey */
+const handles = new Map();
+/** url → the load in progress: {listeners: Set<open id>, promise} (shared by its openers) */
+const urlLoads = new Map();
+/** open id → {aborted} while the open is in progress */
+const opening = new Map();
+/** generation id → {fileKey, stopped} */
+const runs = new Map();
+let nextFileKey = 1;
 
 const post = (msg) => self.postMessage(msg);
-
-function plainError(e) {
-  return {
-    message: String(e && e.message !== undefined ? e.message : e),
-    kind: (e && e.kind) || 'error',
-  };
-}
 
 /** File.slice chunks, the next one read while the current one is copied into wasm memory. */
 async function* blobChunks(blob) {
@@ -65,76 +50,244 @@ async function* blobChunks(blob) {
 
 async function* bodyChunks(body) {
   const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    yield value;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      yield value;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
   }
 }
 
-async function urlSource(url) {
-  const res = await fetch(url);
-  if (!res.ok) throw Object.assign(new Error(`${url}: HTTP ${res.status}`), { kind: 'http' });
+/** A response as {size, chunks}: its body streamed when its length is known. */
+async function responseSource(res) {
   const len = Number(res.headers.get('content-length'));
-  if (res.body && Number.isSafeInteger(len) && len >= 0 && !res.headers.get('content-encoding')) {
+  if (res.body && res.headers.get('content-length') !== null && Number.isSafeInteger(len) && len >= 0 && !res.headers.get('content-encoding')) {
     return { size: len, chunks: bodyChunks(res.body) };
   }
   const blob = await res.blob();
   return { size: blob.size, chunks: blobChunks(blob) };
 }
 
-async function open(id, size, chunks) {
-  latestOpen = id;
+async function openCache() {
+  try {
+    return self.caches ? await caches.open(CACHE_NAME) : null;
+  } catch {
+    return null; // no Cache API here (an opaque origin, storage disabled): load without it
+  }
+}
+
+/**
+ * A URL's bytes: the cached copy when there is one, else the network (its body teed into the
+ * cache when `useCache`; `forget()` drops that copy again if the file turns out bad).
+ */
+async function urlSource(url, useCache) {
+  const cache = useCache ? await openCache() : null;
+  const hit = cache && (await cache.match(url).catch(() => undefined));
+  if (hit) return { from: 'cache', ...(await responseSource(hit)), forget: () => cache.delete(url) };
+  const res = await fetch(url);
+  if (!res.ok) throw kindError('http', `${url}: HTTP ${res.status}`);
+  let stored = Promise.resolve();
+  if (cache && res.body) stored = cache.put(url, res.clone()).catch(() => {}); // quota: load anyway
+  return {
+    from: 'network',
+    ...(await responseSource(res)),
+    forget: () => stored.then(() => cache.delete(url)).catch(() => {}),
+  };
+}
+
+/** Bytes of wasm memory the files of other handles hold. */
+function bytesInUse() {
+  let n = 0;
+  for (const f of files.values()) n += f.file.total + (f.runner ? f.runner.bytes : 0);
+  return n;
+}
+
+const MiB = (n) => `${(n / 1048576).toFixed(1)} MiB`;
+
+/** Refuses, with the numbers, a file whose bytes and runs cannot fit in wasm32 memory. */
+function checkFits(name, est) {
+  const { maxMemory, maxAllocation, runtime } = MEMORY_LIMITS;
+  if (est.fileBytes > maxAllocation) {
+    throw kindError('too_large', `${name} has ${est.fileBytes} bytes (${MiB(est.fileBytes)}); one WebAssembly allocation holds at most ${maxAllocation} bytes (2 GiB - 1), so it cannot be loaded in a browser`);
+  }
+  const inUse = bytesInUse();
+  const need = est.total + runtime;
+  if (need + inUse > maxMemory) {
+    const runs = est.runnable ? ` + ${est.modes} × ${MiB(est.perMode)} per mode (KV cache ${MiB(est.kvCache)} for ${est.nCtx} positions, activations ${MiB(est.activations)})` : '';
+    const others = inUse > 0 ? `; other open files hold ${MiB(inUse)}` : '';
+    throw kindError('too_large', `${name} needs about ${MiB(need)} of WebAssembly memory (file ${MiB(est.fileBytes)}${runs} + ${MiB(runtime)} scratch)${others}; a browser tab's WebAssembly memory holds at most 4 GiB`);
+  }
+}
+
+/**
+ * Reads chunks until the header is complete and estimates the memory the file needs (a bad
+ * header throws here, before anything is allocated); then yields every chunk from the start.
+ */
+async function withHeader(size, chunks) {
+  const it = chunks[Symbol.asyncIterator]();
+  const held = [];
+  let have = 0;
+  const prefix = () => {
+    const out = new Uint8Array(have);
+    let at = 0;
+    for (const c of held) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
+  };
+  let est = estimateMemory(new Uint8Array(0), size, MODES.length);
+  while (est.needMore !== undefined && have < size) {
+    const { done, value } = await it.next();
+    if (done) break;
+    held.push(value);
+    have += value.length;
+    if (have >= est.needMore || have >= size) est = estimateMemory(prefix(), size, MODES.length);
+  }
+  async function* replay() {
+    yield* held;
+    for (;;) {
+      const { done, value } = await it.next();
+      if (done) return;
+      yield value;
+    }
+  }
+  return { estimate: est.needMore === undefined ? est : null, chunks: replay() };
+}
+
+/** Posts `msg` to every listener of a load (one, or all openers of a shared URL). */
+const postAll = (ids, msg) => ids.forEach((id) => post({ ...msg, id }));
+
+/**
+ * Streams `chunks` into a new GgufFile, telling `listeners` (a Set of open ids; emptied by
+ * aborts) about progress and the header. Resolves with the new file's key.
+ */
+async function load(listeners, name, size, chunks, from) {
   const t0 = performance.now();
+  const head = await withHeader(size, chunks);
+  if (head.estimate) checkFits(name, head.estimate);
   const file = new GgufFile(size);
-  files.set(id, file);
   let headerSent = false;
   let lastProgress = 0;
   const sendHeader = () => {
-    post({ id, type: 'header', info: file.info(), metadata: file.metadata(), tensors: file.tensors() });
+    postAll(listeners, { type: MSG.HEADER, info: file.info(), metadata: file.metadata(), tensors: file.tensors(), memory: head.estimate });
     headerSent = true;
   };
   try {
-    for await (const chunk of chunks) {
-      if (latestOpen !== id) {
-        throw Object.assign(new Error('superseded by a newer file'), { kind: 'superseded' });
-      }
+    for await (const chunk of head.chunks) {
+      if (listeners.size === 0) throw kindError('aborted', 'the load was abandoned');
       file.push(chunk);
       if (!headerSent && file.headerReady) sendHeader();
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
         lastProgress = now;
-        post({ id, type: 'progress', loaded: file.loaded, total: file.total });
+        postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
       }
     }
     file.finish();
     if (!headerSent) sendHeader();
-    const seconds = (performance.now() - t0) / 1000;
-    post({ id, type: 'progress', loaded: file.loaded, total: file.total });
-    const previous = currentId;
-    currentId = id;
-    if (previous !== null && previous !== id) {
-      const old = files.get(previous);
-      files.delete(previous);
-      // A generation still using the old file stops first and frees it when it ends.
-      if (run && run.fileId === previous) run.stopped = true;
-      else {
-        dropRunner(previous);
-        old?.free();
-      }
-    }
-    post({ id, type: 'loaded', info: file.info(), seconds });
   } catch (e) {
-    files.delete(id);
     file.free();
     throw e;
   }
+  postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
+  const key = nextFileKey++;
+  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds: (performance.now() - t0) / 1000, from, memory: head.estimate });
+  return key;
 }
 
-function fileFor(id) {
-  const file = files.get(id);
-  if (!file) throw Object.assign(new Error(`file ${id} is not open`), { kind: 'not_open' });
-  return file;
+/** Gives handle `id` the file `key` and tells it so. */
+function attach(id, key, shared) {
+  const f = files.get(key);
+  f.handles.add(id);
+  handles.set(id, key);
+  if (shared) post({ id, type: MSG.HEADER, info: f.file.info(), metadata: f.file.metadata(), tensors: f.file.tensors(), memory: f.memory });
+  post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, from: f.from, shared });
+}
+
+function urlKey(url) {
+  for (const [key, f] of files) if (f.url === url) return key;
+  return null;
+}
+
+async function openRequest(id, msg) {
+  const me = { aborted: false };
+  opening.set(id, me);
+  try {
+    if (msg.source.blob) {
+      const listeners = new Set([id]);
+      me.leave = () => listeners.delete(id);
+      const blob = msg.source.blob;
+      const key = await load(listeners, msg.name, blob.size, blobChunks(blob), 'file');
+      if (me.aborted) return release(key);
+      attach(id, key, false);
+      return;
+    }
+    const { url } = msg.source;
+    const have = urlKey(url);
+    if (have !== null) return attach(id, have, true);
+    let shared = urlLoads.get(url);
+    const first = !shared;
+    if (first) {
+      const listeners = new Set();
+      const promise = (async () => {
+        const src = await urlSource(url, msg.cache);
+        try {
+          const key = await load(listeners, msg.name, src.size, src.chunks, src.from);
+          files.get(key).url = url;
+          return key;
+        } catch (e) {
+          if (src.from === 'network' || e.kind !== 'aborted') src.forget();
+          throw e;
+        }
+      })();
+      shared = { listeners, promise };
+      urlLoads.set(url, shared);
+      promise.catch(() => {}).finally(() => urlLoads.delete(url));
+    }
+    shared.listeners.add(id);
+    me.leave = () => shared.listeners.delete(id);
+    const key = await shared.promise;
+    if (me.aborted) {
+      // Nobody else took it: drop it.
+      if (files.get(key).handles.size === 0 && shared.listeners.size === 0) release(key);
+      return;
+    }
+    attach(id, key, !first);
+  } catch (e) {
+    if (!me.aborted) throw e; // an aborted open has said so already
+  } finally {
+    opening.delete(id);
+  }
+}
+
+/** Frees file `key` when no handle names it (a run still using it frees it when it ends). */
+function release(key) {
+  const f = files.get(key);
+  if (!f || f.handles.size > 0) return;
+  files.delete(key);
+  const using = [...runs.values()].filter((r) => r.fileKey === key);
+  if (using.length) {
+    for (const r of using) r.stopped = true;
+    return; // the last run to end frees it
+  }
+  freeFile(f);
+}
+
+function freeFile(f) {
+  f.runner?.runner.free();
+  f.runner = null;
+  f.file.free();
+}
+
+function fileOf(handle) {
+  const key = handles.get(handle);
+  const f = key === undefined ? undefined : files.get(key);
+  if (!f) throw kindError('not_open', `handle ${handle} has no open file`);
+  return { key, f };
 }
 
 /** Lets queued messages (a 'stop', a new file) run between two tokens. */
@@ -146,65 +299,108 @@ function yieldToMessages() {
   });
 }
 
-/** Frees the kept runner (only if it belongs to `fileId`, when given). */
-function dropRunner(fileId) {
-  if (!cached || (fileId !== undefined && cached.fileId !== fileId)) return;
-  cached.runner.free();
-  cached = null;
+/**
+ * The modes a run asks for and the ones strict mode refuses. The rescaled mode is a load-time
+ * change of the weights, which strict mode forbids.
+ */
+function runModes(msg) {
+  const asked = MODES.filter((m) => (msg.modes || MODES).includes(m));
+  const refused = {};
+  if (msg.strict && asked.includes('rescaled')) {
+    refused.rescaled = 'gamma rescale refused: strict mode forbids load-time changes to the weights; only the baseline runs.';
+  }
+  return { modes: asked.filter((m) => !refused[m]), refused };
 }
 
-/** A runner for the file and options, reused while they stay the same (reset re-seeds it). */
-function runnerFor(fileId, file, options) {
-  const key = JSON.stringify(options);
-  if (cached && cached.fileId === fileId && cached.key === key) return cached.runner;
-  dropRunner();
-  const runner = ModelRunner.load(file, options);
-  cached = { fileId, key, runner };
+/** A runner for the file and options, kept on the file and reused while they stay the same. */
+function runnerFor(f, options) {
+  const clean = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const key = JSON.stringify(clean);
+  if (f.runner && f.runner.key === key) {
+    f.runner.runner.reset();
+    return f.runner.runner;
+  }
+  f.runner?.runner.free();
+  f.runner = null;
+  const runner = ModelRunner.load(f.file, clean);
+  const info = runner.info();
+  f.runner = { key, runner, bytes: info.perModeBytes * (clean.ab ? 2 : 1) };
   return runner;
 }
 
+/** Loads the runner for `msg`, feeds it the prompt and scores it: what RUN_INFO and SCORES say. */
+function prepare(f, msg, modes, refused) {
+  const runner = runnerFor(f, {
+    temperature: msg.temperature,
+    topK: msg.topK,
+    topP: msg.topP,
+    repeatPenalty: msg.repeatPenalty,
+    seed: msg.seed,
+    ab: modes.includes('rescaled'),
+    isa: msg.isa,
+    scorePrompt: !!msg.score,
+  });
+  runner.setMaxTokens(msg.maxTokens ?? 256);
+  const promptIds = [...runner.prompt(f.file, msg.prompt ?? '', !!msg.chat)];
+  const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
+  return { runner, reply: { info: runner.info(), build: wasmBuild, modes, refused, promptIds, scores } };
+}
+
+/** Scores the prompt under each mode, without generating. */
+function score(id, msg) {
+  const { f } = fileOf(msg.handle);
+  const { modes, refused } = runModes(msg);
+  const { reply } = prepare(f, { ...msg, score: true, maxTokens: 1 }, modes, refused);
+  post({ id, type: MSG.SCORES, ...reply });
+}
+
 /**
- * Prefills both modes with the prompt, then asks baseline and rescaled for one token each in
- * turn and posts every token as it comes. In strict mode only the baseline runs.
+ * Prefills every mode with the prompt, then asks them for one token each in turn and posts
+ * every token as it comes.
  */
 async function generate(id, msg) {
-  const file = fileFor(msg.file);
-  if (run) run.stopped = true;
-  const me = { id, fileId: msg.file, stopped: false };
-  run = me;
-  const ab = !msg.strict;
+  const { key, f } = fileOf(msg.handle);
+  // One run per file at a time: a new one ends the last (they would share the runner).
+  for (const r of runs.values()) if (r.fileKey === key) r.stopped = true;
+  const me = { fileKey: key, stopped: false };
+  runs.set(id, me);
   try {
-    const runner = runnerFor(msg.file, file, { temperature: msg.temperature, seed: msg.seed, ab, isa: msg.isa, scorePrompt: !!msg.score });
-    runner.setMaxTokens(msg.maxTokens);
-    const modes = ab ? ['baseline', 'rescaled'] : ['baseline'];
-    const promptIds = runner.prompt(file, msg.prompt, msg.chat);
-    const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
-    post({ id, type: 'runInfo', info: runner.info(), build: wasmBuild, modes, promptIds: [...promptIds], scores });
+    const { modes, refused } = runModes(msg);
+    const { runner, reply } = prepare(f, msg, modes, refused);
+    post({ id, type: MSG.RUN_INFO, ...reply });
     const live = new Set(modes);
     while (live.size > 0) {
       await yieldToMessages();
-      // Stopped, or a newer run took (or replaced) the runner: this one ends here.
-      if (me.stopped || cached?.runner !== runner) break;
+      // Stopped, or a newer run replaced the runner: this one ends here.
+      if (me.stopped || f.runner?.runner !== runner) break;
       for (const mode of modes.filter((m) => live.has(m))) {
-        const step = runner.nextToken(file, mode);
+        const step = runner.nextToken(f.file, mode);
         if (step === undefined) {
           live.delete(mode);
           continue;
         }
-        post({ id, type: 'token', mode, step, tokensPerS: runner.status(mode).decodeTokensPerS });
+        post({ id, type: MSG.TOKEN, mode, step, tokensPerS: runner.status(mode).decodeTokensPerS });
       }
     }
-    const current = cached?.runner === runner && run === me;
+    const current = f.runner?.runner === runner;
     const status = current ? Object.fromEntries(modes.map((m) => [m, runner.status(m)])) : {};
-    post({ id, type: 'done', status, stopped: me.stopped });
+    post({ id, type: MSG.DONE, status, stopped: me.stopped });
   } finally {
-    if (run === me) run = null;
-    // The file was replaced while this generation used it: free it (and its runner) now.
-    if (files.get(me.fileId) !== file) {
-      dropRunner(me.fileId);
-      file.free();
-    }
+    runs.delete(id);
+    // The file was closed while this run used it: free it now that the last run has ended.
+    if (!files.has(key) && ![...runs.values()].some((r) => r.fileKey === key)) freeFile(f);
   }
+}
+
+function close(id, handle) {
+  const key = handles.get(handle);
+  handles.delete(handle);
+  const f = files.get(key);
+  if (f) {
+    f.handles.delete(handle);
+    release(key);
+  }
+  post({ id, type: MSG.CLOSED });
 }
 
 self.onmessage = async ({ data: msg }) => {
@@ -212,39 +408,51 @@ self.onmessage = async ({ data: msg }) => {
   try {
     await wasmReady;
     switch (msg.type) {
-      case 'openBlob':
-        await open(id, msg.blob.size, blobChunks(msg.blob));
+      case MSG.OPEN:
+        await openRequest(id, msg);
         break;
-      case 'openUrl': {
-        const { size, chunks } = await urlSource(msg.url);
-        await open(id, size, chunks);
-        break;
-      }
-      case 'array':
-        post({ id, type: 'array', array: fileFor(msg.file).array(msg.key) });
-        break;
-      case 'norms': {
-        const file = fileFor(msg.file);
-        post({ id, type: 'norms', report: file.normReport(), corrections: file.normCorrections(msg.options) });
+      case MSG.ABORT: {
+        const o = opening.get(msg.target);
+        if (o) {
+          o.aborted = true;
+          o.leave?.();
+          post({ id: msg.target, type: MSG.ERROR, error: { message: 'the load was abandoned', kind: 'aborted' } });
+        }
         break;
       }
-      case 'export': {
-        const file = fileFor(msg.file);
+      case MSG.CLOSE:
+        close(id, msg.handle);
+        break;
+      case MSG.ARRAY:
+        post({ id, type: MSG.ARRAY, array: fileOf(msg.handle).f.file.array(msg.key) });
+        break;
+      case MSG.NORMS: {
+        const { file } = fileOf(msg.handle).f;
+        post({ id, type: MSG.NORMS, report: file.normReport(), corrections: file.normCorrections(msg.options) });
+        break;
+      }
+      case MSG.EXPORT: {
+        const { file } = fileOf(msg.handle).f;
         const summary = file.exportSummary(msg.options);
-        post({ id, type: 'export', blob: file.exportBlob(msg.options), summary });
+        post({ id, type: MSG.EXPORT, blob: file.exportBlob(msg.options), summary });
         break;
       }
-      case 'generate':
+      case MSG.GENERATE:
         await generate(id, msg);
         break;
-      case 'stop':
-        if (run) run.stopped = true;
-        post({ id, type: 'stopped' });
+      case MSG.SCORE:
+        score(id, msg);
         break;
+      case MSG.STOP: {
+        const r = runs.get(msg.target);
+        if (r) r.stopped = true;
+        post({ id, type: MSG.STOPPED });
+        break;
+      }
       default:
-        throw new Error(`unknown request '${msg.type}'`);
+        throw kindError('bad_argument', `unknown request '${msg.type}'`);
     }
   } catch (e) {
-    post({ id, type: 'error', error: plainError(e) });
+    post({ id, type: MSG.ERROR, error: plainError(e) });
   }
 };

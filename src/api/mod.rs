@@ -16,6 +16,7 @@
 
 mod js;
 mod logger;
+mod memory;
 mod model;
 mod norms;
 mod tokenizer;

@@ -2,7 +2,11 @@
 // playwright-core (never Playwright's own browser download), and the page's static server.
 import { after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 
@@ -26,10 +30,19 @@ export async function launch() {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** Serves www/ on a free loopback port; `extra` maps URL paths to files outside www/. */
-export async function serve(extra = {}) {
-  const { server, url } = await startServer({ port: 0, extra });
-  return { url, close: () => new Promise((r) => server.close(r)) };
+/**
+ * Serves `root` (default www/) on a free loopback port; `extra` maps URL paths to files outside
+ * it. `requests` lists every requested path (`count(path)` counts GETs of one).
+ */
+export async function serve(extra = {}, { root } = {}) {
+  const requests = [];
+  const { server, url } = await startServer({ port: 0, extra, root, onRequest: (method, path) => requests.push(`${method} ${path}`) });
+  return {
+    url,
+    requests,
+    count: (path) => requests.filter((r) => r === `GET ${path}`).length,
+    close: () => new Promise((r) => server.close(r)),
+  };
 }
 
 /** Opens the page and collects its console errors and uncaught exceptions. */
@@ -45,17 +58,22 @@ export async function openPage(browser, url) {
 }
 
 /**
- * For a test file: starts the server (with `extra`, as `serve`) and Chromium before its tests
- * and stops both after them. `open(query)` gives a fresh page at `query` with the default model
- * loaded and the `ready` selector (if any) present; its locators wait `timeout` ms, its console
- * errors and uncaught exceptions are collected in `problems`. `withPage(query, body)` runs
- * `body(page)` on such a page, then asserts it had no problems, and closes it even on failure.
+ * For a test file: starts the server (with `extra` and `root`, as `serve`) and Chromium before
+ * its tests and stops both after them (`root` may be a function, called after `setup`;
+ * `served(server)` runs once the server is up). `open(query)` gives a fresh page at `query` with the
+ * `loaded` selector (default: the one element has loaded its file; null: none) and the `ready`
+ * selector (if any) present; its locators wait `timeout` ms, its console errors and uncaught
+ * exceptions are collected in `problems`. `withPage(query, body)` runs `body(page)` on such a
+ * page, then asserts it had no problems, and closes it even on failure. `server()` is the
+ * running server (its `url`, `requests`, `count`), `browser()` the browser.
  */
-export function pageFixture({ extra = {}, timeout = 30_000, ready } = {}) {
+export function pageFixture({ extra = {}, root, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup, served } = {}) {
   let browser;
   let server;
   before(async () => {
-    server = await serve(extra);
+    await setup?.();
+    server = await serve(extra, { root: typeof root === 'function' ? root() : root });
+    await served?.(server);
     browser = await launch();
   });
   after(async () => {
@@ -65,7 +83,7 @@ export function pageFixture({ extra = {}, timeout = 30_000, ready } = {}) {
   async function open(query = '') {
     const { page, problems } = await openPage(browser, server.url + query);
     page.setDefaultTimeout(timeout);
-    await page.locator('bit-lens[state="loaded"]').waitFor();
+    if (loaded) await page.locator(loaded).waitFor();
     if (ready) await page.locator(ready).waitFor();
     return { page, problems };
   }
@@ -78,7 +96,7 @@ export function pageFixture({ extra = {}, timeout = 30_000, ready } = {}) {
       await page.close();
     }
   }
-  return { open, withPage };
+  return { open, withPage, server: () => server, browser: () => browser };
 }
 
 /** Waits until the page shows file `name` (its title) fully loaded. */
@@ -104,4 +122,48 @@ export async function dropFile(page, name, bytes) {
     const drop = document.querySelector('bit-lens').shadowRoot.querySelector('.drop');
     drop.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
   }, { name, bytes: [...bytes] });
+}
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** A file of the repository by its path from the root. */
+export const repoPath = (...parts) => join(ROOT, ...parts);
+/** A built-in model of www/models. */
+export const builtInModel = (name) => repoPath('www', 'models', name);
+/** The cache of downloaded and generated files (BITLENS_CACHE, else ~/.cache/bitlens). */
+export const CACHE_DIR = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
+/** A reference file of tests/fixtures. */
+export const fixturePath = (name) => repoPath('tests', 'fixtures', name);
+
+let distBuilt = false;
+/** `npm run dist` once per test process; returns the dist/ folder. */
+export function buildDist() {
+  if (!distBuilt) {
+    execFileSync(process.execPath, [repoPath('scripts', 'dist.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    distBuilt = true;
+  }
+  return repoPath('dist');
+}
+
+/**
+ * A static site in a fresh temporary folder: dist/ copied to `distAt` (a nested path, to show
+ * that the folder works anywhere) and `pages` ({path: html}). Returns the folder.
+ */
+export function distSite(pages, distAt = 'vendor/deep/bitlens') {
+  const root = mkdtempSync(join(tmpdir(), 'bitlens-site-'));
+  cpSync(buildDist(), join(root, distAt), { recursive: true });
+  for (const [path, html] of Object.entries(pages)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), html);
+  }
+  return root;
+}
+
+/**
+ * The native CLI (`target/debug/bitlens`, built by `cargo test`, else built now): runs it with
+ * `args` and `env` and returns its stdout.
+ */
+export function runCli(args, env = {}) {
+  const bin = repoPath('target', 'debug', 'bitlens');
+  if (!existsSync(bin)) execFileSync('cargo', ['build', '--bin', 'bitlens'], { cwd: ROOT, stdio: 'inherit' });
+  return execFileSync(bin, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8' });
 }

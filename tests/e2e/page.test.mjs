@@ -6,12 +6,11 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_MODEL_URL } from '../../www/config.js';
-import { chooseFile, dropFile, pageFixture, waitForFile } from './browser.mjs';
+import { chooseFile, dropFile, fixturePath, pageFixture, waitForFile } from './browser.mjs';
 import { ggufHeader, writeGguf } from './gguf-writer.mjs';
 
-const fixture = (name) => fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
-const I2S = fixture('bitnet-b158-tiny-i2_s.gguf');
-const TQ2 = fixture('bitnet-tiny-tq2_0.gguf');
+const I2S = fixturePath('bitnet-b158-tiny-i2_s.gguf');
+const TQ2 = fixturePath('bitnet-tiny-tq2_0.gguf');
 const WAIT = { timeout: 20_000 };
 
 /** Each test's page has the default model fully loaded. */

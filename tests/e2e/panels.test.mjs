@@ -5,11 +5,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { chooseFile, pageFixture, waitForFile } from './browser.mjs';
+import { builtInModel as model, chooseFile, pageFixture, waitForFile } from './browser.mjs';
 import { writeGguf } from './gguf-writer.mjs';
 
-const model = (name) => fileURLToPath(new URL(`../../www/models/${name}`, import.meta.url));
 const GOLDEN = JSON.parse(readFileSync(model('shakespeare-bitnet.golden.json'), 'utf8'));
 const WAIT = { timeout: 30_000 };
 const TIMEOUT = { timeout: 120_000 };

@@ -5,14 +5,11 @@
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { pageFixture, waitForFile } from './browser.mjs';
+import { CACHE_DIR, pageFixture, repoPath, waitForFile } from './browser.mjs';
 
-const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
-const SMOLLM2 = join(CACHE, 'SmolLM2-135M-Instruct.Q4_1.gguf');
-const GOLDEN = JSON.parse(readFileSync(fileURLToPath(new URL('../data/smollm2/greedy.json', import.meta.url)), 'utf8'));
+const SMOLLM2 = join(CACHE_DIR, 'SmolLM2-135M-Instruct.Q4_1.gguf');
+const GOLDEN = JSON.parse(readFileSync(repoPath('tests', 'data', 'smollm2', 'greedy.json'), 'utf8'));
 const WAIT = { timeout: 120_000 };
 
 before(() => {

@@ -1,0 +1,144 @@
+// <bit-lens> from the prebuilt folder, on static pages with nothing else of bitlens: the
+// attributes (panels, compact, prompt, max-tokens, rescale, strict), theming (custom
+// properties, ::part, the dark scheme), several elements sharing one worker and one download,
+// and an element moved or removed and added again.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { distSite, pageFixture } from './browser.mjs';
+
+const DIST = 'vendor/deep/bitlens/';
+const MODEL = `/${DIST}models/shakespeare-bitnet.gguf`;
+const TWIN = `/${DIST}models/shakespeare-bitnet-prescaled.gguf`;
+const TIMEOUT = { timeout: 120_000 };
+
+const page = (body, head = '') => `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="${DIST}bit-lens.js"></script>${head}</head><body>${body}</body></html>`;
+
+let root;
+const { withPage, server } = pageFixture({
+  setup: () => {
+    root = distSite({
+      'norms.html': page(`<bit-lens id="a" src="${MODEL}" panels="norms"></bit-lens>
+        <bit-lens id="b" src="${TWIN}" panels="norms"></bit-lens>
+        <bit-lens id="c" src="${MODEL}" panels="norms tensors" compact></bit-lens>`),
+      'compact.html': page(`<bit-lens src="${MODEL}" panels="generate" compact strict prompt="To be, or not" max-tokens="5"></bit-lens>`),
+      'rescale.html': page(`<bit-lens src="${MODEL}" panels="norms" rescale></bit-lens>`),
+      'theme.html': page(`<bit-lens src="${MODEL}" panels="norms"></bit-lens>`, `<link rel="stylesheet" href="theme.css">`),
+      'theme.css': 'bit-lens { --bitlens-fg: rgb(1, 2, 3); --bitlens-font: serif; } bit-lens::part(norms) { border: 3px solid rgb(4, 5, 6); }',
+    });
+  },
+  root: () => root,
+  loaded: null,
+  timeout: 30_000,
+});
+
+const loaded = (page, sel = 'bit-lens') => page.locator(`${sel}[state="loaded"]`).waitFor();
+const visible = (locator) => locator.evaluate((n) => n.checkVisibility());
+
+describe('<bit-lens> attributes', () => {
+  test('panels: norms only, three elements, one worker and one download per file', TIMEOUT, () => withPage('norms.html', async (page) => {
+    const before = server().count(MODEL);
+    for (const id of ['a', 'b', 'c']) await loaded(page, `#${id}`);
+    await page.locator('#b [data-testid="norms-verdict"]', { hasText: '16 of 17' }).waitFor();
+    const a = page.locator('#a');
+    assert.equal(await visible(a.getByTestId('norms')), true);
+    assert.equal(await visible(a.getByTestId('generate')), false);
+    assert.equal(await visible(a.locator('table.metadata')), false);
+    assert.equal(await visible(a.locator('table.tensors')), false);
+    assert.equal(await visible(a.locator('h2.file-name')), true);
+    assert.equal(await a.locator('[data-testid="norm-row"]').count(), 17);
+    assert.match(await a.getByTestId('norms-verdict').textContent(), /^None of the 17/);
+    // compact: no drop zone, no header text, no status; its panels alone.
+    const c = page.locator('#c');
+    assert.equal(await visible(c.getByTestId('drop')), false);
+    assert.equal(await visible(c.locator('h2.file-name')), false);
+    assert.equal(await visible(c.locator('.status')), false);
+    assert.equal(await visible(c.locator('table.tensors')), true);
+    // One worker for the three; a and c name the same URL: one download, one copy (c's handle is shared).
+    assert.equal(page.workers().length, 1);
+    assert.equal(server().count(MODEL) - before, 1);
+    const shared = await page.evaluate(() => ['a', 'b', 'c'].map((id) => document.getElementById(id).lens.shared));
+    assert.equal(shared.filter(Boolean).length, 1);
+    assert.equal(shared[1], false);
+    assert.equal(await page.evaluate(() => document.getElementById('c').shadowRoot.querySelector('.progress-text').textContent), 'shakespeare-bitnet.gguf: 1.34 MiB, already open on this page');
+    // The shared handle has the header's memory estimate too.
+    const memory = await page.evaluate(() => ['a', 'c'].map((id) => document.getElementById(id).shadowRoot.querySelector('[data-testid="memory"]').textContent));
+    assert.match(memory[0], /^Memory to run: about 1\.91 MiB/);
+    assert.equal(memory[1], memory[0]);
+  }));
+
+  test('compact, prompt, max-tokens, strict: a compact generation', TIMEOUT, () => withPage('compact.html', async (page) => {
+    await loaded(page);
+    assert.equal(await visible(page.getByTestId('drop')), false);
+    assert.equal(await visible(page.getByTestId('norms')), false);
+    assert.equal(await page.getByTestId('prompt').inputValue(), 'To be, or not');
+    assert.equal(await page.getByTestId('max-tokens').inputValue(), '5');
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="generate"][data-state="done"]').waitFor();
+    assert.equal((await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').length, 5);
+    assert.match(await page.getByTestId('note-rescaled').textContent(), /^gamma rescale refused: strict mode/);
+    // Attributes change later too.
+    await page.evaluate(() => document.querySelector('bit-lens').setAttribute('max-tokens', '3'));
+    assert.equal(await page.getByTestId('max-tokens').inputValue(), '3');
+  }));
+
+  test('rescale and strict attributes; the src attribute opens another file', TIMEOUT, () => withPage('rescale.html', async (page) => {
+    await loaded(page);
+    await page.locator('[data-testid="rescale-outcome"][data-status="applied"]').waitFor();
+    assert.equal(await page.locator('[data-testid="record-row"]').count(), 17);
+    await page.evaluate(() => document.querySelector('bit-lens').setAttribute('strict', ''));
+    await page.locator('[data-testid="rescale-outcome"][data-status="refused_by_strict"]').waitFor();
+    await page.evaluate(() => document.querySelector('bit-lens').removeAttribute('rescale'));
+    await page.evaluate(() => document.querySelector('bit-lens').removeAttribute('strict'));
+    await page.locator('[data-testid="rescale-outcome"][data-status="off"]').waitFor();
+    await page.evaluate((twin) => document.querySelector('bit-lens').setAttribute('src', twin), TWIN);
+    await page.locator('bit-lens h2.file-name', { hasText: 'prescaled' }).waitFor();
+    await page.locator('[data-testid="norms-verdict"]', { hasText: '16 of 17' }).waitFor();
+  }));
+
+  test('themable: custom properties, ::part, prefers-color-scheme: dark', TIMEOUT, () => withPage('theme.html', async (page) => {
+    await loaded(page);
+    const host = page.locator('bit-lens');
+    assert.equal(await host.evaluate((n) => getComputedStyle(n).color), 'rgb(1, 2, 3)');
+    assert.match(await host.evaluate((n) => getComputedStyle(n).fontFamily), /serif/);
+    assert.equal(await page.getByTestId('norms').evaluate((n) => getComputedStyle(n).borderTopColor), 'rgb(4, 5, 6)');
+    // Unthemed colour: light by default, light text on dark in the dark scheme.
+    const verdict = page.getByTestId('norms-verdict');
+    await page.evaluate(() => document.querySelector('link[href="theme.css"]').remove());
+    assert.equal(await host.evaluate((n) => getComputedStyle(n).color), 'rgb(29, 29, 31)');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    assert.equal(await host.evaluate((n) => getComputedStyle(n).color), 'rgb(232, 232, 234)');
+    assert.equal(await verdict.evaluate((n) => getComputedStyle(n).color), 'rgb(232, 232, 234)');
+    const parts = await page.evaluate(() => [...document.querySelector('bit-lens').shadowRoot.querySelectorAll('[part]')].map((n) => n.getAttribute('part')));
+    assert.deepEqual(parts.sort(), ['drop', 'error', 'generate', 'header', 'metadata', 'norms', 'status', 'tensors']);
+  }));
+
+  test('an element moved keeps its file; removed and added again, it opens it again', TIMEOUT, () => withPage('theme.html', async (page) => {
+    await loaded(page);
+    const before = server().count(MODEL);
+    // Moved within the document: disconnected and connected in one task.
+    await page.evaluate(() => {
+      const lens = document.querySelector('bit-lens');
+      const box = document.createElement('div');
+      document.body.append(box);
+      box.append(lens);
+    });
+    await page.waitForTimeout(200);
+    assert.equal(await page.locator('bit-lens').getAttribute('state'), 'loaded');
+    assert.equal(await page.evaluate(() => document.querySelector('bit-lens').lens.closed), false);
+    // Removed: its handle is closed; added again: it opens its src again and works.
+    await page.evaluate(async () => {
+      const lens = document.querySelector('bit-lens');
+      const handle = lens.lens;
+      lens.remove();
+      await new Promise((r) => setTimeout(r, 50));
+      window.__closed = handle.closed;
+      document.body.append(lens);
+    });
+    assert.equal(await page.evaluate(() => window.__closed), true);
+    await page.locator('[data-testid="norm-row"]').first().waitFor();
+    await loaded(page);
+    assert.equal(await page.locator('[data-testid="norm-row"]').count(), 17);
+    assert.equal(server().count(MODEL) - before, 0, 'the second open came from the cache');
+  }));
+});

@@ -1,0 +1,79 @@
+// The worker protocol, in one place: every message name and shape between the page (api.js)
+// and the worker (worker.js), which both import this module. Every request carries an `id`
+// chosen by the page; every reply carries the `id` of its request.
+//
+// Requests (page → worker):
+//   {id, type: OPEN, source, name, cache}     source: {blob} | {url}; the open's id is the
+//                                              handle's id from then on. cache: keep a URL's
+//                                              bytes in the Cache API (CACHE_NAME).
+//   {id, type: ABORT, target}                 abandons the open `target` (it replies ERROR,
+//                                              kind 'aborted'); no reply of its own.
+//   {id, type: CLOSE, handle}                 → CLOSED. Frees the file once no handle names it.
+//   {id, type: ARRAY, handle, key}            → ARRAY {array}: one metadata array in full.
+//   {id, type: NORMS, handle, options}        → NORMS {report, corrections}; options: {rescale, strict}
+//   {id, type: EXPORT, handle, options}       → EXPORT {blob, summary}
+//   {id, type: GENERATE, handle, ...RUN}      → RUN_INFO {info, build, modes, refused, promptIds, scores},
+//                                                then TOKEN {mode, step, tokensPerS} per token,
+//                                                alternating between modes, then
+//                                                DONE {status: {mode: status}, stopped}
+//   {id, type: SCORE, handle, ...RUN}         → SCORES {info, modes, refused, promptIds, scores}
+//   {id, type: STOP, target}                  → STOPPED: ends the generation `target`
+// RUN = {prompt, chat, seed, maxTokens, temperature, topK, topP, repeatPenalty, isa, score,
+//        modes, rescale, strict}
+//
+// Replies to an OPEN (worker → page), in order:
+//   {id, type: PROGRESS, loaded, total}                   (any number of times)
+//   {id, type: HEADER, info, metadata, tensors, memory}   before the data has finished
+//                                                         (at once when shared); memory:
+//                                                         estimateMemory's object or null
+//   {id, type: LOADED, info, seconds, from, shared}       from: 'file' | 'network' | 'cache';
+//                                                         shared: another handle had it open
+// Any request can end in {id, type: ERROR, error: {message, kind}}.
+
+export const MSG = Object.freeze({
+  // requests
+  OPEN: 'open',
+  ABORT: 'abort',
+  CLOSE: 'close',
+  ARRAY: 'array',
+  NORMS: 'norms',
+  EXPORT: 'export',
+  GENERATE: 'generate',
+  SCORE: 'score',
+  STOP: 'stop',
+  // replies
+  PROGRESS: 'progress',
+  HEADER: 'header',
+  LOADED: 'loaded',
+  CLOSED: 'closed',
+  RUN_INFO: 'runInfo',
+  TOKEN: 'token',
+  DONE: 'done',
+  SCORES: 'scores',
+  STOPPED: 'stopped',
+  ERROR: 'error',
+});
+
+/** The modes a run can have, in the order their tokens come. */
+export const MODES = Object.freeze(['baseline', 'rescaled']);
+
+/** The Cache API cache that holds models opened by URL. */
+export const CACHE_NAME = 'bitlens-models';
+
+/** An error as a plain, cloneable object: the Rust error's message and kind. */
+export function plainError(e) {
+  return {
+    message: String(e && e.message !== undefined ? e.message : e),
+    kind: (e && e.kind) || 'error',
+  };
+}
+
+/** A plain error back as a JS Error with its `kind`. */
+export function toError(error) {
+  return Object.assign(new Error(error.message), { kind: error.kind });
+}
+
+/** An Error with a `kind`, as the wasm API throws them. */
+export function kindError(kind, message) {
+  return Object.assign(new Error(message), { kind });
+}
