@@ -14,7 +14,12 @@ import { CACHE_NAME, MODES, MSG, kindError, toError } from './protocol.js';
 /** The page's worker and the routing of its replies to their requests. */
 class Client {
   constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    // `?build=baseline|relaxed` on the page forces a wasm build (benchmarks); else the worker
+    // picks the best one the browser validates.
+    const url = new URL('./worker.js', import.meta.url);
+    const build = new URLSearchParams(globalThis.location?.search ?? '').get('build');
+    if (build) url.searchParams.set('build', build);
+    this.worker = new Worker(url, { type: 'module' });
     this.nextId = 1;
     this.routes = new Map(); // request id → callback for its replies
     this.worker.onmessage = ({ data }) => this.routes.get(data.id)?.(data);
