@@ -201,8 +201,8 @@ fn f16_grid_lanes<const Q: usize, const FINITE: bool>(
                     v128_load(x.as_ptr().add(at + 4) as *const v128),
                 ]
             };
-            acc[0] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[0]);
-            acc[1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[1]);
+            acc[0] = exact_product_add(w[0], xv[0], acc[0]);
+            acc[1] = exact_product_add(w[1], xv[1], acc[1]);
         }
         for (l, a) in group.chunks_exact_mut(4).zip(acc) {
             // SAFETY: four f32 slots.
@@ -271,8 +271,8 @@ fn f16_scaled_lanes<const Q: usize>(
                     v128_load(x_up.as_ptr().add(at + 4) as *const v128),
                 ]
             };
-            acc[0] = f32x4_add(f32x4_mul(w[0], xv[0]), acc[0]);
-            acc[1] = f32x4_add(f32x4_mul(w[1], xv[1]), acc[1]);
+            acc[0] = exact_product_add(w[0], xv[0], acc[0]);
+            acc[1] = exact_product_add(w[1], xv[1], acc[1]);
         }
         for (l, a) in group.chunks_exact_mut(4).zip(acc) {
             let a = f32x4_mul(a, f32x4_splat(X_UP));
@@ -281,6 +281,21 @@ fn f16_scaled_lanes<const Q: usize>(
         }
     }
     u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
+}
+
+/// `a·b + c` per lane where every product `a·b` is exact in f32 (so fused or not, the sum is
+/// rounded once): one instruction with relaxed SIMD (`f32x4.relaxed_madd` may or may not fuse,
+/// which here gives the same bits), a multiply and an add without.
+#[inline(always)]
+fn exact_product_add(a: v128, b: v128, c: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, c)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(f32x4_mul(a, b), c)
+    }
 }
 
 /// `dot_f16_grid` with the activation also given times 2^56 (`x_up`, `X_UP`): the head's path.
