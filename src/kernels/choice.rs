@@ -3,7 +3,13 @@
 //! build on wasm32, where the baseline and relaxed-SIMD builds are separate modules and the page
 //! loads the one the browser validates).
 
+use super::float::DotOrder;
 use super::ternary::{self, I2sMatmul};
+
+/// F16 rows times a batch of columns of F16 values (`xs`, `n` columns of `cols`; `x_up` the
+/// same times 2^56): `out[r * n + c]`, each `matvec`'s bits, each weight converted once.
+pub type F16GridMatmul =
+    fn(rows: &[u8], xs: &[f32], x_up: &[f32], cols: usize, order: DotOrder, out: &mut [f32]);
 
 #[derive(Clone, Copy)]
 pub struct Kernels {
@@ -13,6 +19,9 @@ pub struct Kernels {
     pub i2s: I2sMatmul,
     /// `i2s` reads the plane-scaled i16 activations (`ternary::I8Cols::q16`).
     pub i2s_q16: bool,
+    /// A batch kernel for F16 weights times F16 activations, where one shares work between
+    /// columns (else the float products run a block of rows per column in turn).
+    pub f16_grid: Option<F16GridMatmul>,
 }
 
 impl core::fmt::Debug for Kernels {
@@ -27,6 +36,7 @@ impl Kernels {
         name: "scalar",
         i2s: ternary::matmul_i2s,
         i2s_q16: false,
+        f16_grid: None,
     };
 
     /// The fastest kernels of this build on this CPU.

@@ -127,6 +127,16 @@ pub fn dot8(n: usize, a: impl Fn(usize) -> f32, b: impl Fn(usize) -> f32) -> f32
     hsum8(&acc)
 }
 
+/// 2^56: the simd128 F16 kernels take an F16 activation also times this (exact), so that a
+/// weight's bits moved into f32 position multiply it without a rebiasing step.
+pub const X_UP: f32 = 72057594037927936.0;
+
+/// `xs` times 2^56 (`X_UP`) into `x_up`.
+pub fn scale_up(xs: &[f32], x_up: &mut Vec<f32>) {
+    x_up.clear();
+    x_up.extend(xs.iter().map(|&v| v * X_UP));
+}
+
 /// Rounds every element through F16 (round to nearest even), as ggml does when it converts an
 /// F32 activation to the F16 "vec_dot_type".
 pub fn round_to_f16(x: &[f32], out: &mut [f32]) {

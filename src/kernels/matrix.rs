@@ -6,7 +6,7 @@ use crate::quant::GgmlType;
 
 use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
 use super::choice::Kernels;
-use super::float::{round_to_bf16, round_to_f16, DotOrder, FloatType};
+use super::float::{round_to_bf16, round_to_f16, scale_up, DotOrder, FloatType};
 use super::par::{split_rows, split_rows_by, MIN_PARALLEL_WEIGHTS};
 use super::q8::{quantize_q8, Block32, QK8};
 use super::ternary::{self, I8Cols, TQ1_BLOCK_BYTES};
@@ -166,6 +166,15 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             let elem = float_type(w.ty);
             let xs = float_activation(w.ty, float_input, x, &mut s.xf);
             let order = float_input.order;
+            if let (Some(kernel), FloatType::F16, true) =
+                (s.kernels.f16_grid, elem, float_input.convert)
+            {
+                // The columns were rounded to F16 above: the kernel's precondition.
+                scale_up(xs, &mut s.row);
+                let x_up = &s.row[..];
+                let f = |d: &[u8], o: &mut [f32]| kernel(d, xs, x_up, w.cols, order, o);
+                return in_row_runs(threads, w, n, &mut s.by_row, out, f);
+            }
             // Rows in blocks small enough to stay in cache while every column passes over
             // them: the weights are read from memory once for the batch.
             let block = (FLOAT_BLOCK_BYTES / (w.cols * elem.bytes())).clamp(1, 64);

@@ -15,7 +15,9 @@ use core::arch::wasm32::*;
 use half::f16;
 
 use super::load;
-use crate::kernels::float::{f16_at, fused_lanes_from, reduce, DotOrder, FloatType};
+use crate::kernels::float::{
+    f16_at, fused_lanes_from, reduce, scale_up, DotOrder, FloatType, X_UP,
+};
 
 /// `fma(a, b, c)` rounded to f32 in each f64 lane, for f32 values `a`, `b`, `c` held as f64;
 /// the result is returned as f64 (exactly the f32 value).
@@ -230,30 +232,29 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
     }
 }
 
-/// 2^56: the F16 activation is stored times this (`x_up`) for `f16_scaled_lanes`.
-pub const X_UP: f32 = 72057594037927936.0;
-
-/// `f16_grid_lanes` with two fewer operations per value: a weight's bits put in place (`(h << 16) >> 3` with the sign's
-/// copies cleared) are the f32 `w · 2^-112`, which times `x_up = x · 2^56` is `w·x·2^-56`,
-/// exactly (22 significant bits; a nonzero product of F16 values is at least 2^-48, so its
-/// scaled value and every partial sum stay far above the subnormal range, and at most 2^-13).
-/// Scaling by a power of two commutes with every rounding there, so the lanes times 2^56 are
-/// `f16_grid_lanes`'s. Returns false (the lanes unusable) if the row holds an infinity or NaN.
+/// `f16_grid_lanes` with two fewer operations per value, for `C` activation columns at once
+/// (each weight converted once): a weight's bits put in place (`(h << 16) >> 3` with the
+/// sign's copies cleared) are the f32 `w · 2^-112`, which times `x_up = x · 2^56` is
+/// `w·x·2^-56`, exactly (22 significant bits; a nonzero product of F16 values is at least
+/// 2^-48, so its scaled value and every partial sum stay far above the subnormal range, and
+/// at most 2^-13). Scaling by a power of two commutes with every rounding there, so the lanes
+/// times 2^56 are `f16_grid_lanes`'s. Returns false (the lanes unusable) if the row holds an
+/// infinity or NaN.
 #[inline(always)]
-fn f16_scaled_lanes<const Q: usize>(
+fn f16_scaled_lanes<const Q: usize, const C: usize>(
     src: &[u8],
-    x_up: &[f32],
+    x_up: [&[f32]; C],
     full: usize,
-    lanes: &mut [f32],
+    lanes: &mut [[f32; 64]; C],
 ) -> bool {
-    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && full <= x_up.len());
-    assert!(2 * full <= src.len() && lanes.len() == 4 * Q);
+    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && 4 * Q <= 64);
+    assert!(2 * full <= src.len() && x_up.iter().all(|x| full <= x.len()));
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
-    // Each group of eight lanes runs over the whole row in turn: two accumulators in registers
-    // (all `Q` at once spill in V8's code).
-    for (j, group) in lanes.chunks_exact_mut(8).enumerate() {
-        let mut acc = [f32x4_splat(0.0); 2];
+    // Each group of eight lanes runs over the whole row in turn: two accumulators per column
+    // in registers (all `Q` at once spill in V8's code).
+    for j in 0..Q / 2 {
+        let mut acc = [[f32x4_splat(0.0); 2]; C];
         for i in (0..full).step_by(4 * Q) {
             let at = i + 8 * j;
             let h = load(src, 2 * at);
@@ -264,23 +265,96 @@ fn f16_scaled_lanes<const Q: usize>(
                 i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
                 i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
             ];
-            // SAFETY: at + 8 <= full <= x_up.len() (asserted above).
-            let xv = unsafe {
-                [
-                    v128_load(x_up.as_ptr().add(at) as *const v128),
-                    v128_load(x_up.as_ptr().add(at + 4) as *const v128),
-                ]
-            };
-            acc[0] = exact_product_add(w[0], xv[0], acc[0]);
-            acc[1] = exact_product_add(w[1], xv[1], acc[1]);
+            for (a, x) in acc.iter_mut().zip(x_up) {
+                // SAFETY: at + 8 <= full <= x.len() (asserted above).
+                let xv = unsafe {
+                    [
+                        v128_load(x.as_ptr().add(at) as *const v128),
+                        v128_load(x.as_ptr().add(at + 4) as *const v128),
+                    ]
+                };
+                a[0] = exact_product_add(w[0], xv[0], a[0]);
+                a[1] = exact_product_add(w[1], xv[1], a[1]);
+            }
         }
-        for (l, a) in group.chunks_exact_mut(4).zip(acc) {
-            let a = f32x4_mul(a, f32x4_splat(X_UP));
-            // SAFETY: four f32 slots.
-            unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
+        for (l, a) in lanes.iter_mut().zip(acc) {
+            for (k, v) in a.into_iter().enumerate() {
+                let v = f32x4_mul(v, f32x4_splat(X_UP));
+                // SAFETY: four f32 slots at 8j + 4k < 4Q <= 64.
+                unsafe { v128_store(l.as_mut_ptr().add(8 * j + 4 * k) as *mut v128, v) };
+            }
         }
     }
     u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
+}
+
+/// `dot_f16_grid` for `C` activation columns `xs` (F16 values), each also given times 2^56
+/// (`x_up`, `X_UP`): the head's path, each weight converted once for all columns.
+#[inline(always)]
+fn dot_f16_grid_up<const C: usize>(
+    order: DotOrder,
+    src: &[u8],
+    xs: [&[f32]; C],
+    x_up: [&[f32]; C],
+) -> [f32; C] {
+    let n = xs[0].len();
+    let m = order.fused_len(n);
+    let full = m / order.lanes() * order.lanes();
+    let mut lanes = [[0f32; 64]; C];
+    let finite = match order {
+        DotOrder::GgmlVecDot => f16_scaled_lanes::<8, C>(src, x_up, full, &mut lanes),
+        DotOrder::TinyBlas => f16_scaled_lanes::<2, C>(src, x_up, full, &mut lanes),
+        DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes::<16, C>(src, x_up, full, &mut lanes),
+        DotOrder::TinyBlasAvx512 => f16_scaled_lanes::<4, C>(src, x_up, full, &mut lanes),
+    };
+    let w = |k| f16_at(src, k);
+    let mut out = [0f32; C];
+    for ((o, l), x) in out.iter_mut().zip(&mut lanes).zip(xs) {
+        let l = &mut l[..order.lanes()];
+        if !finite {
+            match order {
+                DotOrder::GgmlVecDot => f16_grid_lanes::<8, false>(src, x, full, l),
+                DotOrder::TinyBlas => f16_grid_lanes::<2, false>(src, x, full, l),
+                DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16, false>(src, x, full, l),
+                DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4, false>(src, x, full, l),
+            };
+        }
+        fused_lanes_from(l, full, m, w, |k| x[k]);
+        *o = reduce(order, l, n, w, |k| x[k]);
+    }
+    out
+}
+
+/// Column `c` of a batch of columns of `cols` values.
+fn column(v: &[f32], cols: usize, c: usize) -> &[f32] {
+    &v[c * cols..(c + 1) * cols]
+}
+
+/// F16 rows times a batch of activation columns of F16 values (`xs`, `n` columns of
+/// `cols`; `x_up` the same times 2^56, `scale_up`): `out[r * n + c]`, each the bits of
+/// `matvec_float` for that row and column. Pairs of columns share each weight's conversion.
+pub fn matmul_f16_grid(
+    data: &[u8],
+    xs: &[f32],
+    x_up: &[f32],
+    cols: usize,
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    let n = xs.len() / cols;
+    for (row, o) in data.chunks_exact(2 * cols).zip(out.chunks_exact_mut(n)) {
+        let mut c = 0;
+        while c + 2 <= n {
+            let pair = [column(xs, cols, c), column(xs, cols, c + 1)];
+            let up = [column(x_up, cols, c), column(x_up, cols, c + 1)];
+            o[c..c + 2].copy_from_slice(&dot_f16_grid_up::<2>(order, row, pair, up));
+            c += 2;
+        }
+        if c < n {
+            let (x, up) = (column(xs, cols, c), column(x_up, cols, c));
+            o[c] = dot_f16_grid_up::<1>(order, row, [x], [up])[0];
+        }
+    }
 }
 
 /// `a·b + c` per lane where every product `a·b` is exact in f32 (so fused or not, the sum is
@@ -296,27 +370,6 @@ fn exact_product_add(a: v128, b: v128, c: v128) -> v128 {
     {
         f32x4_add(f32x4_mul(a, b), c)
     }
-}
-
-/// `dot_f16_grid` with the activation also given times 2^56 (`x_up`, `X_UP`): the head's path.
-pub fn dot_f16_grid_up(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
-    let whole_steps = |full, lanes: &mut [f32]| {
-        let finite = match order {
-            DotOrder::GgmlVecDot => f16_scaled_lanes::<8>(src, x_up, full, lanes),
-            DotOrder::TinyBlas => f16_scaled_lanes::<2>(src, x_up, full, lanes),
-            DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes::<16>(src, x_up, full, lanes),
-            DotOrder::TinyBlasAvx512 => f16_scaled_lanes::<4>(src, x_up, full, lanes),
-        };
-        if !finite {
-            match order {
-                DotOrder::GgmlVecDot => f16_grid_lanes::<8, false>(src, x, full, lanes),
-                DotOrder::TinyBlas => f16_grid_lanes::<2, false>(src, x, full, lanes),
-                DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16, false>(src, x, full, lanes),
-                DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4, false>(src, x, full, lanes),
-            };
-        }
-    };
-    dot_with(order, whole_steps, |k| f16_at(src, k), x)
 }
 
 /// `Σ w[i]·x[i]` in `order` for an F16 row `src` and an `x` of F16 values (`f16_grid_lanes`):
@@ -344,12 +397,8 @@ pub fn matvec_float(
     let row_bytes = cols * ty.bytes();
     // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
     if ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v) {
-        row.clear();
-        row.extend(x.iter().map(|&v| v * X_UP));
-        for (r, o) in out.iter_mut().enumerate() {
-            *o = dot_f16_grid_up(order, &data[r * row_bytes..(r + 1) * row_bytes], x, row);
-        }
-        return;
+        scale_up(x, row);
+        return matmul_f16_grid(data, x, row, cols, order, out);
     }
     row.resize(cols, 0.0);
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();

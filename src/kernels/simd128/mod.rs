@@ -26,12 +26,14 @@ pub const KERNELS: Kernels = Kernels {
     name: "simd128+relaxed",
     i2s: ternary::matmul_i2s_relaxed,
     i2s_q16: false,
+    f16_grid: Some(float::matmul_f16_grid),
 };
 #[cfg(not(target_feature = "relaxed-simd"))]
 pub const KERNELS: Kernels = Kernels {
     name: "simd128",
     i2s: ternary::matmul_i2s,
     i2s_q16: true,
+    f16_grid: Some(float::matmul_f16_grid),
 };
 
 /// 16 bytes at `at` (bounds checked; `v128_load` has no alignment requirement).

@@ -28,6 +28,7 @@ pub fn kernels() -> Option<Kernels> {
         name: "avx2",
         i2s: ternary::matmul_i2s_avx2,
         i2s_q16: false,
+        f16_grid: None,
     })
 }
 
