@@ -368,7 +368,7 @@ fn simd128_f16_matvec_smallest_products() {
         float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
         simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}"));
-        assert!(want.iter().any(|&v| v != 0.0 && v.abs() < 1e-9), "{want:?}");
+        assert!(want.iter().any(|&v| v != 0.0 && v.abs() < 1e-8), "{want:?}");
     }
 }
 
