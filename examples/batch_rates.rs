@@ -1,0 +1,73 @@
+//! Prefill against decode speed, and the A/B pair against one mode, on any model (ids from a
+//! fixed stream, so a file whose tokenizer has few tokens still gets a long prompt):
+//!
+//! `cargo run --release --example batch_rates FILE [PROMPT_TOKENS [DECODE_TOKENS [THREADS]]]`
+//! (defaults 64, 8, 1). Prints tokens/s of the prefill (batched, `PREFILL_CHUNK` columns), of
+//! single-mode decode, and of the pair (both modes together: pairs of tokens per second).
+
+use bitlens::gguf::Gguf;
+use bitlens::model::{AbMode, AbPair, GenConfig, Generator, Model, SamplerConfig};
+use bitlens::norms::RescalePolicy;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let path = args
+        .first()
+        .expect("usage: batch_rates FILE [PROMPT [DECODE [THREADS]]]");
+    let arg = |i: usize, d: usize| args.get(i).map_or(d, |s| s.parse().unwrap());
+    let (n_prompt, n_decode, threads) = (arg(1, 64), arg(2, 8), arg(3, 1));
+    let file = std::fs::read(path).unwrap();
+    let g = Gguf::parse(&file).unwrap();
+    let mut m = Model::load(&g, &file).unwrap();
+    m.threads = threads;
+    let vocab = m.config.vocab_size as u64;
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let prompt: Vec<u32> = (0..n_prompt)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s % vocab) as u32
+        })
+        .collect();
+    let cfg = GenConfig {
+        n_ctx: n_prompt + n_decode + 1,
+        sampler: SamplerConfig::greedy(),
+        max_tokens: n_decode,
+        stop_tokens: Vec::new(),
+        score_prompt: false,
+        clock: bitlens::model::generator::default_clock,
+    };
+
+    let mut gen = Generator::with_config(&m, m.norms.clone(), &cfg).unwrap();
+    gen.prefill(&m, &file, &prompt).unwrap();
+    while gen.next_token(&m, &file).unwrap().is_some() {}
+    let t = gen.timings;
+    println!(
+        "single: prefill {} tokens in {:.0} ms = {:.2} t/s; decode {} tokens in {:.0} ms = {:.2} t/s; prefill/decode = {:.2}",
+        t.prefill_tokens,
+        t.prefill_ms,
+        t.prefill_tokens_per_s(),
+        t.decode_tokens,
+        t.decode_ms,
+        t.decode_tokens_per_s(),
+        t.prefill_tokens_per_s() / t.decode_tokens_per_s()
+    );
+
+    let mut ab = AbPair::new(&g, &file, &m, &cfg, &RescalePolicy::new(true, false)).unwrap();
+    ab.prefill(&m, &file, &prompt).unwrap();
+    while AbMode::ALL.iter().fold(false, |any, &mode| {
+        ab.next_token(&m, &file, mode).unwrap().is_some() || any
+    }) {}
+    let p = ab.baseline.timings;
+    println!(
+        "pair: prefill 2 x {} tokens in {:.0} ms = {:.2} t/s per mode; decode {} pairs in {:.0} ms = {:.2} pairs/s; pair/single = {:.2}",
+        p.prefill_tokens,
+        p.prefill_ms,
+        p.prefill_tokens_per_s(),
+        p.decode_tokens,
+        p.decode_ms,
+        p.decode_tokens_per_s(),
+        p.decode_tokens_per_s() / t.decode_tokens_per_s()
+    );
+}
