@@ -56,9 +56,16 @@ fn main() {
 
     let mut ab = AbPair::new(&g, &file, &m, &cfg, &RescalePolicy::new(true, false)).unwrap();
     ab.prefill(&m, &file, &prompt).unwrap();
-    while AbMode::ALL.iter().fold(false, |any, &mode| {
-        ab.next_token(&m, &file, mode).unwrap().is_some() || any
-    }) {}
+    loop {
+        // Ask each mode in turn (not `any`, which would stop asking after the first).
+        let stepped: Vec<bool> = AbMode::ALL
+            .iter()
+            .map(|&mode| ab.next_token(&m, &file, mode).unwrap().is_some())
+            .collect();
+        if !stepped.contains(&true) {
+            break;
+        }
+    }
     let p = ab.baseline.timings;
     println!(
         "pair: prefill 2 x {} tokens in {:.0} ms = {:.2} t/s per mode; decode {} pairs in {:.0} ms = {:.2} pairs/s; pair/single = {:.2}",
