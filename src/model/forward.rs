@@ -7,7 +7,7 @@
 
 use super::config::{Arch, FfnAct};
 use super::error::ModelError;
-use super::state::{Batch, Col, RunState};
+use super::state::{Batch, Col, Probe, RunState};
 use super::weights::{Norms, Projection};
 use super::{Engine, Model};
 use crate::kernels::attention::{attend, AttnNumerics};
@@ -88,12 +88,21 @@ fn sub_norm(on: bool, x: &mut [f32], gamma: &[f32], eps: f32) -> f32 {
     rms(x)
 }
 
-/// `x += delta` (the residual connection); returns the RMS of the new `x` for the probe.
-fn residual(x: &mut [f32], delta: &[f32]) -> f32 {
+/// `x += delta` for every column (the residual connection); each new column's RMS goes into its
+/// sequence's probe at `field`.
+fn residual<S: Sequence>(
+    x: &mut [f32],
+    delta: &[f32],
+    seqs: &mut [S],
+    cols: &[Col],
+    field: impl Fn(&mut Probe) -> &mut f32,
+) {
     for (x, &d) in x.iter_mut().zip(delta) {
         *x += d;
     }
-    rms(x)
+    for (xi, col) in x.chunks_exact(x.len() / cols.len()).zip(cols) {
+        *field(&mut seqs[col.seq].parts().1.probe) = rms(xi);
+    }
 }
 
 /// What the forward pass needs of each sequence of a batch: its norm gammas (the file's, or a
@@ -218,11 +227,7 @@ pub fn forward_batch<S: Sequence>(
                 sub_norm(c.sub_norms, att_out, &norms.layers[l].attn_sub, eps);
         }
         project(&w.wo, file, fi, &xb[..n * q_dim], xb2, &mut b.act);
-        for (i, col) in cols.iter().enumerate() {
-            let s = seqs[col.seq].parts().1;
-            let (xi, di) = (&mut x[i * dim..(i + 1) * dim], &xb2[i * dim..(i + 1) * dim]);
-            s.probe.layers[l].resid_attn = residual(xi, di);
-        }
+        residual(x, xb2, seqs, cols, |p| &mut p.layers[l].resid_attn);
 
         // Feed-forward: norm, gate and up, activation, (sub-norm), down.
         for (i, col) in cols.iter().enumerate() {
@@ -250,11 +255,7 @@ pub fn forward_batch<S: Sequence>(
                 sub_norm(c.sub_norms, hi, &norms.layers[l].ffn_sub, eps);
         }
         project(&w.w_down, file, fi, hb, xb2, &mut b.act);
-        for (i, col) in cols.iter().enumerate() {
-            let s = seqs[col.seq].parts().1;
-            let (xi, di) = (&mut x[i * dim..(i + 1) * dim], &xb2[i * dim..(i + 1) * dim]);
-            s.probe.layers[l].resid_ffn = residual(xi, di);
-        }
+        residual(x, xb2, seqs, cols, |p| &mut p.layers[l].resid_ffn);
     }
 
     for (i, col) in cols.iter().enumerate() {

@@ -43,6 +43,22 @@ pub struct Timings {
     pub decode_ms: f64,
 }
 
+/// `prefill N tokens in T ms (R t/s); decode N tokens in T ms (R t/s)`.
+impl std::fmt::Display for Timings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s)",
+            self.prefill_tokens,
+            self.prefill_ms,
+            self.prefill_tokens_per_s(),
+            self.decode_tokens,
+            self.decode_ms,
+            self.decode_tokens_per_s()
+        )
+    }
+}
+
 impl Timings {
     pub fn prefill_tokens_per_s(&self) -> f64 {
         rate(self.prefill_tokens, self.prefill_ms)

@@ -444,15 +444,8 @@ fn report_mode(name: Option<&str>, gen: &Generator) {
         );
     }
     eprintln!(
-        "bitlens: {who}seed {}; prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s); stop: {:?}",
-        gen.sampler.seed,
-        t.prefill_tokens,
-        t.prefill_ms,
-        t.prefill_tokens_per_s(),
-        t.decode_tokens,
-        t.decode_ms,
-        t.decode_tokens_per_s(),
-        gen.stopped,
+        "bitlens: {who}seed {}; {t}; stop: {:?}",
+        gen.sampler.seed, gen.stopped,
     );
 }
 
