@@ -116,8 +116,17 @@ fn rescale_switch_and_errors() {
     assert_eq!(v["rescale"], "refused by strict mode");
     let (ok, _, err) = run(&[FIXTURE, "--greedy", "--temp", "1"], &[]);
     assert!(!ok && err.contains("--greedy excludes"), "{err}");
-    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "100000"], &[]);
-    assert!(!ok && err.contains("context_length"), "{err}");
+    // A context past the file's is allowed with a warning (as llama.cpp does); memory bounds it.
+    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "0"], &[]);
+    assert!(
+        !ok && err.contains("a context of 0 positions cannot be used"),
+        "{err}"
+    );
+    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "100000000000"], &[]);
+    assert!(
+        !ok && err.contains("over the bound of 17179869184"),
+        "{err}"
+    );
     let (ok, _, err) = run(&["/nonexistent.gguf", "--prompt", "x"], &[]);
     assert!(!ok && err.contains("/nonexistent.gguf"), "{err}");
 }

@@ -3,7 +3,9 @@
 //! on one loaded file differs only by its norm vectors (the probe shows the rescale).
 
 use bitlens::gguf::Gguf;
-use bitlens::model::{AbPair, Generator, Model, SamplerConfig, StopReason};
+use bitlens::model::{AbMode, AbPair, GenConfig, Generator, Model, SamplerConfig, StopReason};
+use bitlens::norms::RescalePolicy;
+use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
 #[path = "common/model_parity.rs"]
@@ -137,18 +139,20 @@ fn seeded_sampling_is_repeatable() {
 fn ab_pair_shares_weights_and_differs_in_norms() {
     let (g, m) = load();
     let (prompt, want) = cases().remove(2);
-    let mut ab = AbPair::new(&g, I2S, &m, 128, SamplerConfig::greedy(), 8).unwrap();
+    let tok = Tokenizer::from_gguf(&g).unwrap();
+    let cfg = GenConfig::new(&m, &tok, Some(128), SamplerConfig::greedy(), 8).unwrap();
+    let policy = RescalePolicy::new(true, false);
+    let mut ab = AbPair::new(&g, I2S, &m, &cfg, &policy).unwrap();
     // One record per norm tensor: 4 per layer and the output norm.
     assert_eq!(ab.records.len(), 2 * 4 + 1);
     assert_eq!(ab.baseline.norms, m.norms);
     let a0 = &ab.baseline.norms.layers[0].attn;
-    let r0 = &ab.rescaled.norms.layers[0].attn;
+    let r0 = &ab.rescaled.as_ref().unwrap().norms.layers[0].attn;
     assert_eq!(r0[5], (a0[5] as f64 * 16.0) as f32);
 
-    ab.baseline.prefill(&m, I2S, &prompt).unwrap();
-    ab.rescaled.prefill(&m, I2S, &prompt).unwrap();
-    let b = ab.baseline.next_token(&m, I2S).unwrap().unwrap();
-    let r = ab.rescaled.next_token(&m, I2S).unwrap().unwrap();
+    ab.prefill(&m, I2S, &prompt).unwrap();
+    let b = ab.next_token(&m, I2S, AbMode::Baseline).unwrap().unwrap();
+    let r = ab.next_token(&m, I2S, AbMode::Rescaled).unwrap().unwrap();
     assert_eq!(b.token, want[0]);
     // The probe: attn_norm's output scales with its gammas (x16 = sqrt(256)); the residual
     // stream of layer 0 after attention is normalized differently, but is reported for both.
@@ -159,6 +163,16 @@ fn ab_pair_shares_weights_and_differs_in_norms() {
     );
     assert!(pb.resid_attn > 0.0 && pb.resid_ffn > 0.0 && pb.ffn_sub_norm > 0.0);
     assert_eq!(b.probe.layers.len(), 2);
+    // The stop tokens come from the tokenizer.
+    assert_eq!(ab.baseline.stop_tokens, tok.eog_ids());
+
+    // Strict mode refuses the rescaled mode, with the core's reason; no rescale asked: off.
+    let strict = AbPair::new(&g, I2S, &m, &cfg, &RescalePolicy::new(true, true)).unwrap();
+    assert!(strict.rescaled.is_none() && strict.records.is_empty());
+    assert_eq!(strict.rescale, RescalePolicy::new(true, true).outcome());
+    let off = AbPair::new(&g, I2S, &m, &cfg, &RescalePolicy::new(false, false)).unwrap();
+    assert!(off.rescaled.is_none());
+    assert_eq!(off.rescale.label(), "off");
 }
 
 const TQ2: &[u8] = include_bytes!("fixtures/bitnet-tiny-tq2_0.gguf");

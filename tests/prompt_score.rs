@@ -6,7 +6,8 @@
 
 use bitlens::gguf::Gguf;
 use bitlens::model::score::nll;
-use bitlens::model::{forward, AbPair, Generator, Model, Pass, SamplerConfig};
+use bitlens::model::{forward, AbPair, GenConfig, Generator, Model, Pass, SamplerConfig};
+use bitlens::norms::RescalePolicy;
 use bitlens::tokenizer::Tokenizer;
 use serde_json::Value;
 
@@ -71,14 +72,12 @@ fn ab_perplexity(file: &[u8]) -> (f64, f64) {
         true,
         true,
     );
-    let mut ab = AbPair::new(&g, file, &m, 128, SamplerConfig::greedy(), 1).unwrap();
-    let mut ppl = Vec::new();
-    for gen in [&mut ab.baseline, &mut ab.rescaled] {
-        gen.score_prompt = true;
-        gen.prefill(&m, file, &prompt).unwrap();
-        ppl.push(gen.prompt_score.perplexity().unwrap());
-    }
-    (ppl[0], ppl[1])
+    let mut cfg = GenConfig::new(&m, &tok, Some(128), SamplerConfig::greedy(), 1).unwrap();
+    cfg.score_prompt = true;
+    let mut ab = AbPair::new(&g, file, &m, &cfg, &RescalePolicy::new(true, false)).unwrap();
+    ab.prefill(&m, file, &prompt).unwrap();
+    let ppl = |g: &Generator| g.prompt_score.perplexity().unwrap();
+    (ppl(&ab.baseline), ppl(ab.rescaled.as_ref().unwrap()))
 }
 
 #[test]

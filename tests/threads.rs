@@ -32,8 +32,8 @@ fn run(model: &Model, file: &[u8], prompt: &[u32], steps: usize) -> Run {
         steps,
     )
     .unwrap();
-    assert_eq!(gen.state.act.threads, model.threads);
-    gen.state.act.min_parallel_weights = SPLIT_FROM;
+    assert_eq!(gen.state.batch.act.threads, model.threads);
+    gen.state.batch.act.min_parallel_weights = SPLIT_FROM;
     gen.score_prompt = true;
     gen.prefill(model, file, prompt).unwrap();
     let (mut ids, mut logits) = (Vec::new(), Vec::new());

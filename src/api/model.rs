@@ -11,8 +11,14 @@
 //! while ((step = r.nextToken(file, "baseline"))) console.log(step.text, step.probe);
 //! ```
 //!
-//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?,
-//! scorePrompt?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
+//! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, rescale?,
+//! strict?, ab?, isa?, scorePrompt?}`; `temperature: 0` is greedy; `ctx` may exceed the file's
+//! context length (a warning is logged, as llama.cpp does; `MAX_STATE_BYTES` bounds it);
+//! `rescale` (default true) asks for the rescaled mode next to the baseline and `strict`
+//! (default false) refuses it: the core's `RescalePolicy` decides, and `info().rescale` says
+//! what it did (`{status: "applied" | "off" | "refused_by_strict", reason?}`) with `modes` (the
+//! modes that run) and `rescaleRecords`; `ab` is the older name of `rescale` (used when
+//! `rescale` is absent);
 //! `scorePrompt: true` scores every prompt token under each mode (`promptScore(mode)`:
 //! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
 //! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
@@ -24,10 +30,10 @@ use wasm_bindgen::prelude::*;
 use super::js::js_error;
 use super::GgufFile;
 use crate::model::{
-    AbPair, Config, Generator, Isa, MemoryPlan, Model, ModelError, Probe, SamplerConfig,
-    ScoreSummary, StopReason, Timings,
+    AbMode, AbPair, Config, GenConfig, Generator, Isa, MemoryPlan, Model, ModelError, Probe,
+    SamplerConfig, ScoreSummary, StopReason, Timings,
 };
-use crate::norms::CorrectionRecord;
+use crate::norms::{CorrectionRecord, RescaleOutcome, RescalePolicy};
 use crate::tokenizer::{ChatMessage, StreamDecoder, Tokenizer};
 
 #[derive(Deserialize)]
@@ -40,7 +46,9 @@ struct RunOptions {
     top_p: f32,
     repeat_penalty: f32,
     seed: Option<f64>,
-    ab: bool,
+    rescale: Option<bool>,
+    strict: bool,
+    ab: Option<bool>,
     isa: Option<String>,
     score_prompt: bool,
 }
@@ -56,7 +64,9 @@ impl Default for RunOptions {
             top_p: s.top_p,
             repeat_penalty: s.repeat_penalty,
             seed: None,
-            ab: true,
+            rescale: None,
+            strict: false,
+            ab: None,
             isa: None,
             score_prompt: false,
         }
@@ -91,19 +101,15 @@ fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
-struct Mode {
-    gen: Generator,
-    decoder: StreamDecoder,
-}
-
 #[wasm_bindgen]
 pub struct ModelRunner {
     model: Model,
     tokenizer: Tokenizer,
     n_ctx: usize,
-    baseline: Mode,
-    rescaled: Option<Mode>,
-    records: Vec<CorrectionRecord>,
+    /// Baseline and (when the policy allows it) rescaled generators, stepped together.
+    pair: AbPair,
+    /// Each mode's text decoder (baseline, rescaled).
+    decoders: [StreamDecoder; 2],
 }
 
 #[derive(Serialize)]
@@ -120,7 +126,12 @@ struct InfoJs<'a> {
     /// Bytes each generator holds besides the shared weights: norms + KV cache + activations.
     per_mode_bytes: f64,
     seed: f64,
+    /// True when the rescaled mode runs.
     ab: bool,
+    /// The modes that run: "baseline", and "rescaled" when the rescale was applied.
+    modes: Vec<&'static str>,
+    /// What the rescale policy did: `{status: "applied" | "off" | "refused_by_strict", reason?}`.
+    rescale: &'a RescaleOutcome,
     rescale_records: &'a [CorrectionRecord],
 }
 
@@ -145,31 +156,26 @@ struct StatusJs {
     position: usize,
 }
 
-/// The generator called `name`.
-fn pick<'a>(
-    baseline: &'a mut Mode,
-    rescaled: &'a mut Option<Mode>,
-    name: &str,
-) -> Result<&'a mut Mode, JsValue> {
-    match name {
-        "baseline" => Ok(baseline),
-        "rescaled" => rescaled
-            .as_mut()
-            .ok_or_else(|| js_error("bad_argument", "this runner was loaded with ab: false")),
-        other => Err(js_error(
+/// The mode called `name`.
+fn mode_named(name: &str) -> Result<AbMode, JsValue> {
+    AbMode::from_name(name).ok_or_else(|| {
+        js_error(
             "bad_argument",
-            &format!("mode '{other}' (expected \"baseline\" or \"rescaled\")"),
-        )),
-    }
+            &format!("mode '{name}' (expected \"baseline\" or \"rescaled\")"),
+        )
+    })
 }
 
 impl ModelRunner {
-    fn mode(&mut self, name: &str) -> Result<&mut Mode, JsValue> {
-        pick(&mut self.baseline, &mut self.rescaled, name)
-    }
-
-    fn modes(&mut self) -> impl Iterator<Item = &mut Mode> {
-        std::iter::once(&mut self.baseline).chain(self.rescaled.as_mut())
+    fn gen(&mut self, name: &str) -> Result<&mut Generator, JsValue> {
+        let mode = mode_named(name)?;
+        let rescale = self.pair.rescale.label();
+        self.pair.get_mut(mode).ok_or_else(|| {
+            js_error(
+                "bad_argument",
+                &format!("this runner has no {name} mode (rescale: {rescale})"),
+            )
+        })
     }
 
     fn file_bytes<'a>(&self, file: &'a GgufFile) -> Result<&'a [u8], JsValue> {
@@ -203,7 +209,6 @@ impl ModelRunner {
         }
         let tokenizer =
             Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
-        let n_ctx = model.context_len(o.ctx).map_err(model_error)?;
         let sampler = SamplerConfig {
             temperature: o.temperature,
             top_k: o.top_k,
@@ -212,37 +217,24 @@ impl ModelRunner {
             repeat_last_n: 64,
             seed: o.seed.map(|s| s as u64),
         };
-        let stops = tokenizer.eog_ids().to_vec();
-        let (mut baseline, rescaled, records) = if o.ab {
-            let ab =
-                AbPair::new(g, bytes, &model, n_ctx, sampler, o.max_tokens).map_err(model_error)?;
-            (ab.baseline, Some(ab.rescaled), ab.records)
-        } else {
-            let gen = Generator::new(&model, model.norms.clone(), n_ctx, sampler, o.max_tokens)
-                .map_err(model_error)?;
-            (gen, None, Vec::new())
-        };
-        baseline.stop_tokens = stops.clone();
-        baseline.clock = now_ms;
-        baseline.score_prompt = o.score_prompt;
-        let wrap = |gen: Generator| Mode {
-            gen,
-            decoder: tokenizer.stream_decoder(false),
-        };
-        let rescaled = rescaled.map(|mut r| {
-            r.stop_tokens = stops;
-            r.clock = now_ms;
-            r.score_prompt = o.score_prompt;
-            wrap(r)
-        });
-        let baseline = wrap(baseline);
+        let mut cfg = GenConfig::new(&model, &tokenizer, o.ctx, sampler, o.max_tokens)
+            .map_err(model_error)?;
+        cfg.score_prompt = o.score_prompt;
+        cfg.clock = now_ms;
+        let rescale = o.rescale.or(o.ab).unwrap_or(true);
+        let policy = RescalePolicy::new(rescale, o.strict);
+        policy.log_decision();
+        let pair = AbPair::new(g, bytes, &model, &cfg, &policy).map_err(model_error)?;
+        let decoders = [
+            tokenizer.stream_decoder(false),
+            tokenizer.stream_decoder(false),
+        ];
         Ok(ModelRunner {
             model,
+            n_ctx: cfg.n_ctx,
             tokenizer,
-            n_ctx,
-            baseline,
-            rescaled,
-            records,
+            pair,
+            decoders,
         })
     }
 
@@ -256,10 +248,12 @@ impl ModelRunner {
             chat_template: self.tokenizer.chat.name(),
             n_ctx: self.n_ctx,
             memory,
-            per_mode_bytes: (memory.total() + self.baseline.gen.norms.bytes() as u64) as f64,
-            seed: self.baseline.gen.sampler.seed as f64,
-            ab: self.rescaled.is_some(),
-            rescale_records: &self.records,
+            per_mode_bytes: (memory.total() + self.pair.baseline.norms.bytes() as u64) as f64,
+            seed: self.pair.baseline.sampler.seed as f64,
+            ab: self.pair.rescaled.is_some(),
+            modes: self.pair.modes().map(|(m, _)| m.name()).collect(),
+            rescale: &self.pair.rescale,
+            rescale_records: &self.pair.records,
         })
     }
 
@@ -278,52 +272,47 @@ impl ModelRunner {
         Ok(ids)
     }
 
-    /// Resets both modes and prefills them with token ids.
+    /// Resets both modes and prefills them with token ids (both modes' tokens in one batch).
     #[wasm_bindgen(js_name = promptIds)]
     pub fn prompt_ids(&mut self, file: &GgufFile, ids: Vec<u32>) -> Result<(), JsValue> {
         if ids.is_empty() {
             return Err(js_error("bad_argument", "the prompt has no tokens"));
         }
         let bytes = self.file_bytes(file)?;
-        let model = &self.model;
-        let tok = &self.tokenizer;
-        let mut modes: Vec<&mut Mode> = std::iter::once(&mut self.baseline)
-            .chain(self.rescaled.as_mut())
-            .collect();
-        for m in modes.iter_mut() {
-            m.gen.reset();
-            m.decoder = tok.stream_decoder(false);
-            m.gen.prefill(model, bytes, &ids).map_err(model_error)?;
-        }
-        Ok(())
+        self.pair.reset();
+        self.decoders = [0, 1].map(|_| self.tokenizer.stream_decoder(false));
+        self.pair
+            .prefill(&self.model, bytes, &ids)
+            .map_err(model_error)
     }
 
     /// The next token of `mode` ("baseline" or "rescaled"): `{token, text, pos,
-    /// isEndOfGeneration, probe}`, or `undefined` when that mode has finished.
+    /// isEndOfGeneration, probe}`, or `undefined` when that mode has finished. Asking one mode
+    /// runs the other's waiting token through the weights in the same pass, so asking each in
+    /// turn reads the weights once per pair of tokens.
     #[wasm_bindgen(js_name = nextToken)]
     pub fn next_token(&mut self, file: &GgufFile, mode: &str) -> Result<JsValue, JsValue> {
         let bytes = self.file_bytes(file)?;
-        let ModelRunner {
-            model,
-            tokenizer: tok,
-            baseline,
-            rescaled,
-            ..
-        } = self;
-        let m = pick(baseline, rescaled, mode)?;
-        let Some(step) = m.gen.next_token(model, bytes).map_err(model_error)? else {
+        self.gen(mode)?;
+        let mode = mode_named(mode)?;
+        let Some(step) = self
+            .pair
+            .next_token(&self.model, bytes, mode)
+            .map_err(model_error)?
+        else {
             return Ok(JsValue::UNDEFINED);
         };
+        let tok = &self.tokenizer;
+        let dec = &mut self.decoders[mode as usize];
         let eog = tok.is_eog(step.token);
         let mut text = if eog {
             String::new()
         } else {
-            m.decoder
-                .push(tok, step.token)
+            dec.push(tok, step.token)
                 .map_err(|e| js_error("tokenizer", &e.to_string()))?
         };
-        if m.gen.stopped.is_some() {
-            text.push_str(&m.decoder.flush());
+        if self.pair.get(mode).is_some_and(|g| g.stopped.is_some()) {
+            text.push_str(&dec.flush());
         }
         to_js(&StepJs {
             token: step.token,
@@ -335,9 +324,10 @@ impl ModelRunner {
     }
 
     /// `{timings, prefillTokensPerS, decodeTokensPerS, stopReason, position}` of `mode` (cheap:
-    /// the page asks after every token).
+    /// the page asks after every token). In a pair each mode's times are those of the passes
+    /// that ran it (shared with the other mode).
     pub fn status(&mut self, mode: &str) -> Result<JsValue, JsValue> {
-        let g = &self.mode(mode)?.gen;
+        let g = self.gen(mode)?;
         to_js(&StatusJs {
             timings: g.timings,
             prefill_tokens_per_s: g.timings.prefill_tokens_per_s(),
@@ -351,28 +341,26 @@ impl ModelRunner {
     /// negative log-likelihoods in nats), or null unless loaded with `scorePrompt`.
     #[wasm_bindgen(js_name = promptScore)]
     pub fn prompt_score(&mut self, mode: &str) -> Result<JsValue, JsValue> {
-        let summary: Option<ScoreSummary> = self.mode(mode)?.gen.prompt_score.summary();
+        let summary: Option<ScoreSummary> = self.gen(mode)?.prompt_score.summary();
         to_js(&summary)
     }
 
     /// Ends generation of `mode`; the next `nextToken` returns `undefined`.
     pub fn stop(&mut self, mode: &str) -> Result<(), JsValue> {
-        self.mode(mode)?.gen.stop();
+        self.gen(mode)?.stop();
         Ok(())
     }
 
     /// Forgets both sequences.
     pub fn reset(&mut self) {
-        for m in self.modes() {
-            m.gen.reset();
-        }
+        self.pair.reset();
     }
 
     /// Changes the token limit of both modes.
     #[wasm_bindgen(js_name = setMaxTokens)]
     pub fn set_max_tokens(&mut self, n: usize) {
-        for m in self.modes() {
-            m.gen.max_tokens = n;
+        for g in self.pair.modes_mut() {
+            g.max_tokens = n;
         }
     }
 }

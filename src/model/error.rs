@@ -43,6 +43,17 @@ pub enum ModelError {
         pos: usize,
         n_ctx: usize,
     },
+    /// A context length that cannot be allocated.
+    BadContext {
+        n_ctx: usize,
+        detail: String,
+    },
+    /// A prompt that does not fit in the context (after the `before` tokens already in it).
+    PromptTooLong {
+        tokens: usize,
+        before: usize,
+        n_ctx: usize,
+    },
 }
 
 impl std::fmt::Display for ModelError {
@@ -80,6 +91,26 @@ impl std::fmt::Display for ModelError {
             ModelError::ContextFull { pos, n_ctx } => {
                 write!(f, "position {pos} is past the context length {n_ctx}")
             }
+            ModelError::BadContext { n_ctx, detail } => {
+                write!(f, "a context of {n_ctx} positions cannot be used: {detail}")
+            }
+            ModelError::PromptTooLong {
+                tokens,
+                before: 0,
+                n_ctx,
+            } => write!(
+                f,
+                "the prompt has {tokens} tokens, more than the context of {n_ctx}"
+            ),
+            ModelError::PromptTooLong {
+                tokens,
+                before,
+                n_ctx,
+            } => write!(
+                f,
+                "the prompt has {tokens} tokens; after the {before} already in the context of \
+                 {n_ctx} they do not fit"
+            ),
         }
     }
 }

@@ -1,8 +1,13 @@
-//! The forward pass for one token, top to bottom (after llama2.c's `forward`).
+//! The forward pass, top to bottom (after llama2.c's `forward`), for a batch of token columns:
+//! every projection and the head multiply all columns at once (`kernels::matmul`, which reads
+//! each weight once for the batch); norms, RoPE, attention and the KV cache are per column, each
+//! with its own sequence's norm gammas and cache. The columns may belong to different sequences
+//! (the A/B pair's two modes) or be consecutive tokens of one (a prompt); a single token is a
+//! batch of one.
 
 use super::config::{Arch, FfnAct};
 use super::error::ModelError;
-use super::state::RunState;
+use super::state::{Batch, Col, Probe, RunState};
 use super::weights::{Norms, Projection};
 use super::{Engine, Model};
 use crate::kernels::attention::{attend, AttnNumerics};
@@ -11,7 +16,7 @@ use crate::kernels::math::{silu_isa, Isa};
 use crate::kernels::matrix::FloatInput;
 use crate::kernels::norm::{rms, rmsnorm_inplace};
 use crate::kernels::rope::{rope_cache, rope_neox, rope_norm};
-use crate::kernels::{matvec, rmsnorm, ActScratch};
+use crate::kernels::{matmul, rmsnorm, ActScratch};
 
 /// How this token is being decoded, which decides a few roundings (fixtures README item 2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +55,8 @@ fn numerics(engine: Engine, isa: Isa, in_batch: bool) -> (AttnNumerics, FloatInp
     (attn, float_input)
 }
 
-/// `out = W x` for projection `p`, times its output scale when the file gives one.
+/// `out = W x` for projection `p` and every column of `x`, times its output scale when the
+/// file gives one.
 fn project(
     p: &Projection,
     file: &[u8],
@@ -59,7 +65,7 @@ fn project(
     out: &mut [f32],
     act: &mut ActScratch,
 ) {
-    matvec(&p.weight.matrix(file), x, act, fi, out);
+    matmul(&p.weight.matrix(file), x, act, fi, out);
     if p.out_scale != 1.0 {
         for o in out.iter_mut() {
             *o *= p.out_scale;
@@ -82,84 +88,157 @@ fn sub_norm(on: bool, x: &mut [f32], gamma: &[f32], eps: f32) -> f32 {
     rms(x)
 }
 
-/// `x += delta` (the residual connection); returns the RMS of the new `x` for the probe.
-fn residual(x: &mut [f32], delta: &[f32]) -> f32 {
+/// `x += delta` for every column (the residual connection); each new column's RMS goes into its
+/// sequence's probe at `field`.
+fn residual<S: Sequence>(
+    x: &mut [f32],
+    delta: &[f32],
+    seqs: &mut [S],
+    cols: &[Col],
+    field: impl Fn(&mut Probe) -> &mut f32,
+) {
     for (x, &d) in x.iter_mut().zip(delta) {
         *x += d;
     }
-    rms(x)
+    for (xi, col) in x.chunks_exact(x.len() / cols.len()).zip(cols) {
+        *field(&mut seqs[col.seq].parts().1.probe) = rms(xi);
+    }
 }
 
-/// Runs token `token` at position `pos` through the model, with the norm gammas `norms` (the
-/// file's, or a rescaled copy). Fills `s.logits` when `pass.logits`, and `s.probe` always.
-pub fn forward(
+/// What the forward pass needs of each sequence of a batch: its norm gammas (the file's, or a
+/// rescaled copy) and its state (KV cache and probe; its own `batch` is not touched).
+pub trait Sequence {
+    fn parts(&mut self) -> (&Norms, &mut RunState);
+}
+
+impl Sequence for (&Norms, &mut RunState) {
+    fn parts(&mut self) -> (&Norms, &mut RunState) {
+        (self.0, &mut *self.1)
+    }
+}
+
+impl<S: Sequence> Sequence for &mut S {
+    fn parts(&mut self) -> (&Norms, &mut RunState) {
+        (**self).parts()
+    }
+}
+
+/// Runs the columns `cols` through the model's layers and final norm, with the buffers of `b`:
+/// each column's K and V go into its sequence's cache at its position, each column attends to
+/// its sequence's positions up to its own (so a prompt's columns are causal), and each
+/// sequence's probe ends up holding its last column's activations. Leaves the normed final
+/// hidden states in `b.x`, one column after the other, for `head`. `in_batch` says how the
+/// reference engine decodes these tokens (`Pass::in_batch`), the same for every column.
+pub fn forward_batch<S: Sequence>(
     m: &Model,
-    norms: &Norms,
     file: &[u8],
-    s: &mut RunState,
-    token: u32,
-    pos: usize,
-    pass: Pass,
+    b: &mut Batch,
+    seqs: &mut [S],
+    cols: &[Col],
+    in_batch: bool,
 ) -> Result<(), ModelError> {
     let c = &m.config;
-    if token as usize >= c.vocab_size {
-        return Err(ModelError::BadToken {
-            token,
-            vocab: c.vocab_size,
-        });
+    let mut max_ctx = 0;
+    for col in cols {
+        if col.token as usize >= c.vocab_size {
+            return Err(ModelError::BadToken {
+                token: col.token,
+                vocab: c.vocab_size,
+            });
+        }
+        let n_ctx = seqs[col.seq].parts().1.n_ctx;
+        if col.pos >= n_ctx {
+            return Err(ModelError::ContextFull {
+                pos: col.pos,
+                n_ctx,
+            });
+        }
+        max_ctx = max_ctx.max(n_ctx);
     }
-    if pos >= s.n_ctx {
-        return Err(ModelError::ContextFull {
-            pos,
-            n_ctx: s.n_ctx,
-        });
-    }
-    let (dim, kv_dim, q_dim, eps) = (c.dim, c.kv_dim(), s.q.len(), c.rms_eps);
-    let (attn, fi) = numerics(m.engine, m.isa, pass.in_batch);
-
-    m.weights.embed(file, token as usize, &mut s.x);
-    rope_cache(pos, c.n_rot, m.theta_scale, &mut s.rope);
+    let n = cols.len();
+    b.reserve(c, n, max_ctx);
+    let (dim, kv_dim, hidden, eps) = (c.dim, c.kv_dim(), c.hidden_dim, c.rms_eps);
+    let q_dim = c.n_heads * c.head_dim;
+    let n_half = c.n_rot / 2;
+    let (attn, fi) = numerics(m.engine, m.isa, in_batch);
     let rope = if c.rope_neox { rope_neox } else { rope_norm };
 
-    for (l, (w, n)) in m.weights.layers.iter().zip(&norms.layers).enumerate() {
-        let probe = &mut s.probe.layers[l];
-
-        // Attention: norm, q/k/v, rotary embedding, cache, scaled dot-product attention.
-        let xb = &mut s.xb[..dim];
-        probe.attn_norm = norm(&s.x, &n.attn, eps, xb);
-        project(&w.wq, file, fi, xb, &mut s.q, &mut s.act);
-        project(&w.wk, file, fi, xb, &mut s.k, &mut s.act);
-        project(&w.wv, file, fi, xb, &mut s.v, &mut s.act);
-        rope(&mut s.q, c.head_dim, c.n_rot, &s.rope);
-        rope(&mut s.k, c.head_dim, c.n_rot, &s.rope);
-        let cache = &mut s.kv[l];
-        for i in 0..kv_dim {
-            cache.k[pos * kv_dim + i] = half::f16::from_f32(s.k[i]);
-            cache.v[pos * kv_dim + i] = half::f16::from_f32(s.v[i]);
-        }
-        let att_out = &mut s.xb[..q_dim];
-        attend(
-            &s.q,
-            cache,
-            pos,
-            c.n_heads,
-            c.n_kv_heads,
-            c.head_dim,
-            attn,
-            &mut s.att,
-            &mut s.qh,
-            att_out,
+    for (i, col) in cols.iter().enumerate() {
+        m.weights
+            .embed(file, col.token as usize, &mut b.x[i * dim..(i + 1) * dim]);
+        rope_cache(
+            col.pos,
+            c.n_rot,
+            m.theta_scale,
+            &mut b.rope[i * n_half..(i + 1) * n_half],
         );
-        probe.attn_sub_norm = sub_norm(c.sub_norms, att_out, &n.attn_sub, eps);
-        project(&w.wo, file, fi, att_out, &mut s.xb2, &mut s.act);
-        probe.resid_attn = residual(&mut s.x, &s.xb2);
+    }
+    let (x, xb, xb2) = (&mut b.x[..n * dim], &mut b.xb, &mut b.xb2[..n * dim]);
+    let (hb, hb2) = (&mut b.hb[..n * hidden], &mut b.hb2[..n * hidden]);
+    let (q, k, v) = (
+        &mut b.q[..n * q_dim],
+        &mut b.k[..n * kv_dim],
+        &mut b.v[..n * kv_dim],
+    );
+
+    for (l, w) in m.weights.layers.iter().enumerate() {
+        // Attention: norm, q/k/v, rotary embedding, cache, scaled dot-product attention.
+        for (i, col) in cols.iter().enumerate() {
+            let (norms, s) = seqs[col.seq].parts();
+            let xb = &mut xb[i * dim..(i + 1) * dim];
+            s.probe.layers[l].attn_norm =
+                norm(&x[i * dim..][..dim], &norms.layers[l].attn, eps, xb);
+        }
+        let xbn = &xb[..n * dim];
+        project(&w.wq, file, fi, xbn, q, &mut b.act);
+        project(&w.wk, file, fi, xbn, k, &mut b.act);
+        project(&w.wv, file, fi, xbn, v, &mut b.act);
+        for (i, col) in cols.iter().enumerate() {
+            let cs = &b.rope[i * n_half..(i + 1) * n_half];
+            let (qi, ki) = (
+                &mut q[i * q_dim..(i + 1) * q_dim],
+                &mut k[i * kv_dim..(i + 1) * kv_dim],
+            );
+            rope(qi, c.head_dim, c.n_rot, cs);
+            rope(ki, c.head_dim, c.n_rot, cs);
+            let cache = &mut seqs[col.seq].parts().1.kv[l];
+            let at = col.pos * kv_dim;
+            for (j, (&kj, &vj)) in ki.iter().zip(&v[i * kv_dim..(i + 1) * kv_dim]).enumerate() {
+                cache.k[at + j] = half::f16::from_f32(kj);
+                cache.v[at + j] = half::f16::from_f32(vj);
+            }
+        }
+        for (i, col) in cols.iter().enumerate() {
+            let (norms, s) = seqs[col.seq].parts();
+            let att_out = &mut xb[i * q_dim..(i + 1) * q_dim];
+            attend(
+                &q[i * q_dim..(i + 1) * q_dim],
+                &s.kv[l],
+                col.pos,
+                c.n_heads,
+                c.n_kv_heads,
+                c.head_dim,
+                attn,
+                &mut b.att,
+                &mut b.qh,
+                att_out,
+            );
+            s.probe.layers[l].attn_sub_norm =
+                sub_norm(c.sub_norms, att_out, &norms.layers[l].attn_sub, eps);
+        }
+        project(&w.wo, file, fi, &xb[..n * q_dim], xb2, &mut b.act);
+        residual(x, xb2, seqs, cols, |p| &mut p.layers[l].resid_attn);
 
         // Feed-forward: norm, gate and up, activation, (sub-norm), down.
-        let xb = &mut s.xb[..dim];
-        probe.ffn_norm = norm(&s.x, &n.ffn, eps, xb);
-        project(&w.w_gate, file, fi, xb, &mut s.hb, &mut s.act);
-        project(&w.w_up, file, fi, xb, &mut s.hb2, &mut s.act);
-        for (g, &u) in s.hb.iter_mut().zip(&s.hb2) {
+        for (i, col) in cols.iter().enumerate() {
+            let (norms, s) = seqs[col.seq].parts();
+            let xb = &mut xb[i * dim..(i + 1) * dim];
+            s.probe.layers[l].ffn_norm = norm(&x[i * dim..][..dim], &norms.layers[l].ffn, eps, xb);
+        }
+        let xbn = &xb[..n * dim];
+        project(&w.w_gate, file, fi, xbn, hb, &mut b.act);
+        project(&w.w_up, file, fi, xbn, hb2, &mut b.act);
+        for (g, &u) in hb.iter_mut().zip(hb2.iter()) {
             let a = match c.ffn_act {
                 FfnAct::ReluSquared => {
                     let r = g.max(0.0);
@@ -169,19 +248,74 @@ pub fn forward(
             };
             *g = a * u;
         }
-        probe.ffn_sub_norm = sub_norm(c.sub_norms, &mut s.hb, &n.ffn_sub, eps);
-        project(&w.w_down, file, fi, &s.hb, &mut s.xb2, &mut s.act);
-        probe.resid_ffn = residual(&mut s.x, &s.xb2);
+        for (i, col) in cols.iter().enumerate() {
+            let (norms, s) = seqs[col.seq].parts();
+            let hi = &mut hb[i * hidden..(i + 1) * hidden];
+            s.probe.layers[l].ffn_sub_norm =
+                sub_norm(c.sub_norms, hi, &norms.layers[l].ffn_sub, eps);
+        }
+        project(&w.w_down, file, fi, hb, xb2, &mut b.act);
+        residual(x, xb2, seqs, cols, |p| &mut p.layers[l].resid_ffn);
     }
 
-    rmsnorm_inplace(&mut s.x, &norms.output, eps);
-    s.probe.output_norm = rms(&s.x);
-    if pass.logits {
-        // The head sees x converted to the weight's vec_dot type (F16 for an F16 head): both
-        // engines do when they produce one logits row, and mainline always does.
-        let head = m.weights.output.matrix(file);
-        matvec(&head, &s.x, &mut s.act, fi, &mut s.logits);
+    for (i, col) in cols.iter().enumerate() {
+        let (norms, s) = seqs[col.seq].parts();
+        let xi = &mut x[i * dim..(i + 1) * dim];
+        rmsnorm_inplace(xi, &norms.output, eps);
+        s.probe.output_norm = rms(xi);
     }
     debug_assert!(c.arch != Arch::Llama || !c.sub_norms);
     Ok(())
+}
+
+/// The logits of the final hidden states `x` (columns after `forward_batch`), one column of
+/// `vocab` values each into `out`. The head sees x converted to the weight's vec_dot type (F16
+/// for an F16 head): both engines do when they produce one logits row, and mainline always
+/// does.
+pub fn head(
+    m: &Model,
+    file: &[u8],
+    in_batch: bool,
+    x: &[f32],
+    act: &mut ActScratch,
+    out: &mut [f32],
+) {
+    let (_, fi) = numerics(m.engine, m.isa, in_batch);
+    matmul(&m.weights.output.matrix(file), x, act, fi, out);
+}
+
+/// Runs token `token` at position `pos` through the model, with the norm gammas `norms` (the
+/// file's, or a rescaled copy): a batch of one. Fills `s.logits` when `pass.logits`, and
+/// `s.probe` always.
+pub fn forward(
+    m: &Model,
+    norms: &Norms,
+    file: &[u8],
+    s: &mut RunState,
+    token: u32,
+    pos: usize,
+    pass: Pass,
+) -> Result<(), ModelError> {
+    let mut b = std::mem::take(&mut s.batch);
+    let col = Col { token, pos, seq: 0 };
+    let run = forward_batch(
+        m,
+        file,
+        &mut b,
+        &mut [(norms, &mut *s)],
+        &[col],
+        pass.in_batch,
+    );
+    if run.is_ok() && pass.logits {
+        head(
+            m,
+            file,
+            pass.in_batch,
+            &b.x[..m.config.dim],
+            &mut b.act,
+            &mut s.logits,
+        );
+    }
+    s.batch = b;
+    run
 }

@@ -13,11 +13,14 @@ pub mod weights;
 
 pub use config::{Arch, Config, FfnAct};
 pub use error::ModelError;
-pub use forward::{forward, Pass};
-pub use generator::{stop_tokens, AbPair, Generator, Step, StopReason, Timings};
+pub use forward::{forward, forward_batch, head, Pass, Sequence};
+pub use generator::{AbMode, AbPair, GenConfig, Generator, Step, StopReason, Timings};
 pub use sampler::{Sampler, SamplerConfig};
 pub use score::{PromptScore, ScoreSummary};
-pub use state::{MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX};
+pub use state::{
+    Batch, Col, MemoryPlan, Probe, RunState, DEFAULT_MAX_CTX, HEAD_CHUNK, MAX_STATE_BYTES,
+    PREFILL_CHUNK,
+};
 pub use weights::{Norms, Weights};
 
 use crate::gguf::Gguf;
@@ -80,17 +83,35 @@ impl Model {
     }
 
     /// The context length to allocate: `requested`, or the smaller of the file's context and
-    /// `DEFAULT_MAX_CTX`; never more than the file's.
+    /// `DEFAULT_MAX_CTX`. As in llama.cpp, a context longer than the file's (the length it was
+    /// trained for) is allowed with a warning; the bound is memory: one sequence's KV cache and
+    /// activations (`MemoryPlan::total`) must stay within `MAX_STATE_BYTES`.
     pub fn context_len(&self, requested: Option<usize>) -> Result<usize, ModelError> {
         let file_ctx = self.config.train_ctx;
-        match requested {
-            None => Ok(file_ctx.min(DEFAULT_MAX_CTX)),
-            Some(n) if n >= 1 && n <= file_ctx => Ok(n),
-            Some(n) => Err(ModelError::BadKey {
-                key: format!("{}.context_length", self.config.arch_name),
-                detail: format!("a context of {n} was asked for; the file allows 1..={file_ctx}"),
-            }),
+        let Some(n) = requested else {
+            return Ok(file_ctx.min(DEFAULT_MAX_CTX));
+        };
+        let bytes = self.memory_plan(n).total();
+        if n == 0 || bytes > MAX_STATE_BYTES {
+            return Err(ModelError::BadContext {
+                n_ctx: n,
+                detail: if n == 0 {
+                    "a context needs at least 1 position".into()
+                } else {
+                    format!(
+                        "its KV cache and activations take {bytes} bytes, over the bound of {MAX_STATE_BYTES}"
+                    )
+                },
+            });
         }
+        if n > file_ctx {
+            log::warn!(
+                "context {n} is longer than the file's {}.context_length {file_ctx} (the \
+                 length it was trained for); past it the model may degrade",
+                self.config.arch_name
+            );
+        }
+        Ok(n)
     }
 
     pub fn memory_plan(&self, n_ctx: usize) -> MemoryPlan {
@@ -99,7 +120,7 @@ impl Model {
 
     pub fn new_state(&self, n_ctx: usize) -> Result<RunState, ModelError> {
         let mut s = RunState::new(&self.config, n_ctx)?;
-        s.act.threads = self.threads;
+        s.batch.act.threads = self.threads;
         Ok(s)
     }
 }

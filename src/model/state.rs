@@ -1,4 +1,5 @@
-//! Run state: activation buffers and the F16 KV cache, sized once up front.
+//! Run state: one sequence's F16 KV cache, logits and probe (`RunState`), and the activation
+//! buffers of a batch of token columns (`Batch`), which every sequence of a batch shares.
 
 use half::f16;
 use serde::Serialize;
@@ -11,28 +12,46 @@ use crate::kernels::ActScratch;
 /// Default context: the smaller of the file's and this.
 pub const DEFAULT_MAX_CTX: usize = 2048;
 
+/// Prompt tokens (of all sequences together) that go through the products as one batch: bounds
+/// the batch's activation buffers (about 100 KB per column at 2B-4T's shapes).
+pub const PREFILL_CHUNK: usize = 64;
+
+/// Columns whose logits one head product computes while a prompt is scored (bounds the batch's
+/// logits buffer: `HEAD_CHUNK * vocab` floats).
+pub const HEAD_CHUNK: usize = 8;
+
+/// The largest run state (KV cache and activations of one sequence) a context may ask for,
+/// natively (llama.cpp's only bound is memory): 16 GiB.
+#[cfg(not(target_arch = "wasm32"))]
+pub const MAX_STATE_BYTES: u64 = 16 << 30;
+/// In wasm32's 4 GiB address space, which also holds the file (up to 2 GiB): 1 GiB.
+#[cfg(target_arch = "wasm32")]
+pub const MAX_STATE_BYTES: u64 = 1 << 30;
+
 /// Bytes a run needs besides the file, computed before anything is allocated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct MemoryPlan {
     pub n_ctx: usize,
     /// K and V, F16, every layer and position.
     pub kv_cache: u64,
-    /// Activation buffers and logits.
+    /// Activation buffers of a batch of `PREFILL_CHUNK` columns, and logits.
     pub activations: u64,
 }
 
 impl MemoryPlan {
     pub fn new(c: &Config, n_ctx: usize) -> MemoryPlan {
-        let kv_cache = 2 * 2 * (c.n_layers * n_ctx * c.kv_dim()) as u64;
+        let kv_cache = 4 * c.n_layers as u64 * n_ctx as u64 * c.kv_dim() as u64;
         let q_dim = (c.n_heads * c.head_dim) as u64;
-        let floats = 3 * c.dim as u64
+        let per_column = 2 * c.dim as u64
+            + c.dim.max(c.n_heads * c.head_dim) as u64
             + 2 * c.hidden_dim as u64
             + q_dim
             + 2 * c.kv_dim() as u64
+            + c.n_rot as u64 / 2 * 2;
+        let floats = PREFILL_CHUNK as u64 * per_column
+            + (HEAD_CHUNK as u64 + 1) * c.vocab_size as u64
             + n_ctx as u64
-            + c.head_dim as u64
-            + c.vocab_size as u64
-            + c.n_rot as u64;
+            + c.head_dim as u64;
         // Quantized activation scratch: about one byte per input element plus block scales.
         let scratch = 2 * c.dim.max(c.hidden_dim) as u64 * 4;
         MemoryPlan {
@@ -69,10 +88,20 @@ pub struct Probe {
     pub output_norm: f32,
 }
 
-/// Buffers for one sequence (llama2.c's `RunState`).
-#[derive(Debug)]
-pub struct RunState {
-    pub n_ctx: usize,
+/// One column of a batch: `token` at position `pos` of sequence `seq` (an index into the
+/// batch's sequences).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Col {
+    pub token: u32,
+    pub pos: usize,
+    pub seq: usize,
+}
+
+/// Activation buffers for a batch of token columns (llama2.c's `RunState`, one column after
+/// the other in each buffer). They grow to the largest batch run (`PREFILL_CHUNK` columns at
+/// most in a generator) on its first use and are reused after that.
+#[derive(Debug, Default)]
+pub struct Batch {
     /// Residual stream.
     pub x: Vec<f32>,
     /// Normed input of a block / attention output.
@@ -84,19 +113,62 @@ pub struct RunState {
     pub q: Vec<f32>,
     pub k: Vec<f32>,
     pub v: Vec<f32>,
+    /// Each column's RoPE cosines and sines.
+    pub rope: Vec<(f32, f32)>,
     /// Attention scores of one head.
     pub att: Vec<f32>,
     /// One query head rounded through F16.
     pub qh: Vec<f32>,
+    /// Logits of up to `HEAD_CHUNK` columns.
     pub logits: Vec<f32>,
-    pub rope: Vec<(f32, f32)>,
-    pub kv: Vec<KvLayer>,
+    /// The columns of a prompt chunk (reused).
+    pub cols: Vec<Col>,
     pub act: ActScratch,
+}
+
+fn grow<T: Clone + Default>(v: &mut Vec<T>, n: usize) {
+    if v.len() < n {
+        v.resize(n, T::default());
+    }
+}
+
+impl Batch {
+    /// Makes room for `n` columns over contexts of up to `n_ctx` positions.
+    pub fn reserve(&mut self, c: &Config, n: usize, n_ctx: usize) {
+        let q_dim = c.n_heads * c.head_dim;
+        grow(&mut self.x, n * c.dim);
+        grow(&mut self.xb, n * c.dim.max(q_dim));
+        grow(&mut self.xb2, n * c.dim);
+        grow(&mut self.hb, n * c.hidden_dim);
+        grow(&mut self.hb2, n * c.hidden_dim);
+        grow(&mut self.q, n * q_dim);
+        grow(&mut self.k, n * c.kv_dim());
+        grow(&mut self.v, n * c.kv_dim());
+        grow(&mut self.rope, n * (c.n_rot / 2));
+        grow(&mut self.att, n_ctx);
+        grow(&mut self.qh, c.head_dim);
+    }
+
+    /// Room for the logits of `n` columns.
+    pub fn reserve_logits(&mut self, c: &Config, n: usize) {
+        grow(&mut self.logits, n * c.vocab_size);
+    }
+}
+
+/// One sequence (llama2.c's `RunState` without the activations): its KV cache, the logits and
+/// activation probe of its latest column, and a batch of its own for running it alone.
+#[derive(Debug)]
+pub struct RunState {
+    pub n_ctx: usize,
+    pub kv: Vec<KvLayer>,
+    pub logits: Vec<f32>,
     pub probe: Probe,
+    pub batch: Batch,
 }
 
 impl RunState {
-    /// Allocates for `n_ctx` positions (checked against the file's context by the caller).
+    /// Allocates the KV cache for `n_ctx` positions (the caller bounds `n_ctx`: see
+    /// `Model::context_len`).
     pub fn new(c: &Config, n_ctx: usize) -> Result<RunState, ModelError> {
         let plan = MemoryPlan::new(c, n_ctx);
         if usize::try_from(plan.total()).is_err() {
@@ -105,32 +177,20 @@ impl RunState {
             });
         }
         let kv_len = n_ctx * c.kv_dim();
-        let q_dim = c.n_heads * c.head_dim;
         Ok(RunState {
             n_ctx,
-            x: vec![0.0; c.dim],
-            xb: vec![0.0; c.dim.max(q_dim)],
-            xb2: vec![0.0; c.dim],
-            hb: vec![0.0; c.hidden_dim],
-            hb2: vec![0.0; c.hidden_dim],
-            q: vec![0.0; q_dim],
-            k: vec![0.0; c.kv_dim()],
-            v: vec![0.0; c.kv_dim()],
-            att: vec![0.0; n_ctx],
-            qh: vec![0.0; c.head_dim],
-            logits: vec![0.0; c.vocab_size],
-            rope: vec![(0.0, 0.0); c.n_rot / 2],
             kv: (0..c.n_layers)
                 .map(|_| KvLayer {
                     k: vec![f16::ZERO; kv_len],
                     v: vec![f16::ZERO; kv_len],
                 })
                 .collect(),
-            act: ActScratch::default(),
+            logits: vec![0.0; c.vocab_size],
             probe: Probe {
                 layers: vec![LayerProbe::default(); c.n_layers],
                 output_norm: 0.0,
             },
+            batch: Batch::default(),
         })
     }
 }

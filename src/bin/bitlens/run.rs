@@ -4,9 +4,11 @@
 //! log-likelihood given the ones before; mean and perplexity), which costs one head product per
 //! prompt token. `--isa` picks which x86 build of the reference engines to mirror bit for bit
 //! (ggml rounds differently on AVX2 and AVX-512); the default is AVX2.
-//! `--ab` runs the gammas as stored and rescaled by sqrt(n) from one load, one after the other
-//! with the same prompt and seed, each with its prompt perplexity and per-layer activation RMS,
-//! then says which predicts the prompt better (strict mode: baseline only).
+//! `--ab` runs the gammas as stored and rescaled by sqrt(n) from one load, together (both modes'
+//! tokens go through each weight product as one batch) with the same prompt and seed, each with
+//! its prompt perplexity and per-layer activation RMS, then says which predicts the prompt
+//! better (strict mode: baseline only). `--ctx` may exceed the file's context length (with a
+//! warning, as llama.cpp does); the bound is memory (`MAX_STATE_BYTES`).
 //! `--threads N` splits the rows of each large matrix-vector product across N threads (default:
 //! the machine's available parallelism); rows are independent, so the output is the same for
 //! any N.
@@ -19,10 +21,9 @@
 use std::io::Write;
 
 use bitlens::gguf::Gguf;
-use bitlens::model::{AbPair, Generator, Isa, Model, Norms, SamplerConfig};
-use bitlens::norms::policy::STRICT_REFUSAL;
-use bitlens::norms::RescalePolicy;
-use bitlens::tokenizer::{ChatMessage, Tokenizer};
+use bitlens::model::{AbMode, AbPair, GenConfig, Generator, Isa, Model, Norms, SamplerConfig};
+use bitlens::norms::{RescaleOutcome, RescalePolicy};
+use bitlens::tokenizer::{ChatMessage, StreamDecoder, Tokenizer};
 
 const USAGE: &str = "usage: bitlens run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--repeat-penalty R] [--ctx N] [--chat] [--system S] [--isa avx2|avx512] [--score] [--ab] [--threads N] [--json]";
 
@@ -137,8 +138,17 @@ pub fn main(args: &[String]) -> Result<(), String> {
     model.threads = a.threads;
     let tok = Tokenizer::from_gguf(&g).map_err(|e| format!("{path}: {e}"))?;
 
-    let policy = RescalePolicy::from_env();
-    let n_ctx = model.context_len(a.ctx).map_err(|e| e.to_string())?;
+    // The environment decides the rescale; `--ab` asks for it (strict mode still refuses it).
+    let mut policy = RescalePolicy::from_vars(|k| std::env::var(k).ok());
+    if a.ab {
+        policy.rescale = true;
+        policy.source = "--ab".into();
+    }
+    policy.log_decision();
+    let mut cfg = GenConfig::new(&model, &tok, a.ctx, a.sampler.clone(), a.max_tokens)
+        .map_err(|e| e.to_string())?;
+    cfg.score_prompt = a.score || a.ab;
+    let n_ctx = cfg.n_ctx;
     let text = if a.chat {
         let mut msgs = Vec::new();
         if let Some(s) = &a.system {
@@ -164,7 +174,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         prompt_ids: &prompt_ids,
     };
     if a.ab {
-        return run.ab(&g, &policy);
+        return run.ab(&g, &policy, &cfg);
     }
 
     let (norms, records) = Norms::load_with_policy(&g, &file, &model.config, &policy)
@@ -174,10 +184,20 @@ pub fn main(args: &[String]) -> Result<(), String> {
         policy.outcome().label(),
         records.len()
     ));
-    let mut gen = Generator::new(&model, norms, n_ctx, a.sampler.clone(), a.max_tokens)
+    let mut gen = Generator::with_config(&model, norms, &cfg).map_err(|e| e.to_string())?;
+    gen.prefill(&model, &file, &prompt_ids)
         .map_err(|e| e.to_string())?;
-    gen.score_prompt = a.score;
-    let out = run.generate(&mut gen, !a.json)?;
+    let mut out = Output::new(&tok);
+    for step in gen.tokens_iter(&model, &file) {
+        let step = step.map_err(|e| e.to_string())?;
+        let piece = out.push(&tok, step.token)?;
+        if !a.json {
+            let mut lock = std::io::stdout().lock();
+            let _ = lock.write_all(piece.as_bytes());
+            let _ = lock.flush();
+        }
+    }
+    let tail = out.finish();
     if a.json {
         let mut v = serde_json::json!({
             "file": path,
@@ -193,7 +213,7 @@ pub fn main(args: &[String]) -> Result<(), String> {
         merge(&mut v, mode_json(&gen, &out));
         print_json(&v)
     } else {
-        println!();
+        println!("{tail}");
         report_mode(None, &gen);
         Ok(())
     }
@@ -203,6 +223,35 @@ pub fn main(args: &[String]) -> Result<(), String> {
 struct Output {
     ids: Vec<u32>,
     text: String,
+    dec: StreamDecoder,
+}
+
+impl Output {
+    fn new(tok: &Tokenizer) -> Output {
+        Output {
+            ids: Vec::new(),
+            text: String::new(),
+            dec: tok.stream_decoder(false),
+        }
+    }
+
+    /// Records a generated token; returns the text it completes (none for a stop token).
+    fn push(&mut self, tok: &Tokenizer, token: u32) -> Result<String, String> {
+        self.ids.push(token);
+        if tok.is_eog(token) {
+            return Ok(String::new());
+        }
+        let piece = self.dec.push(tok, token).map_err(|e| e.to_string())?;
+        self.text.push_str(&piece);
+        Ok(piece)
+    }
+
+    /// The text held back at the end (a character split over tokens); returns it.
+    fn finish(&mut self) -> String {
+        let tail = self.dec.flush();
+        self.text.push_str(&tail);
+        tail
+    }
 }
 
 /// The inputs shared by every mode of one invocation.
@@ -237,100 +286,58 @@ impl Run<'_> {
         );
     }
 
-    /// Prefills `gen` with the prompt and generates to the end, streaming the text to stdout
-    /// when `stream`.
-    fn generate(&self, gen: &mut Generator, stream: bool) -> Result<Output, String> {
-        let (model, file, tok) = (self.model, self.file, self.tok);
-        gen.stop_tokens = tok.eog_ids().to_vec();
-        gen.prefill(model, file, self.prompt_ids)
-            .map_err(|e| e.to_string())?;
-        let mut dec = tok.stream_decoder(false);
-        let mut out = Output {
-            ids: Vec::new(),
-            text: String::new(),
+    /// `--ab`: the gammas as stored and rescaled by sqrt(n) from the same prompt and seed on one
+    /// loaded file, stepped together (a token of each per pass over the weights), each with its
+    /// prompt perplexity and per-layer activation RMS; then which one predicts the prompt
+    /// better. Strict mode refuses the rescaled mode (only the baseline runs).
+    fn ab(&self, g: &Gguf, policy: &RescalePolicy, cfg: &GenConfig) -> Result<(), String> {
+        let (a, model, file, tok) = (self.a, self.model, self.file, self.tok);
+        let mut pair =
+            AbPair::new(g, file, model, cfg, policy).map_err(|e| format!("{}: {e}", a.path))?;
+        let refused = match &pair.rescale {
+            RescaleOutcome::RefusedByStrict { reason } => Some(reason.clone()),
+            _ => None,
         };
-        let stdout = std::io::stdout();
-        for step in gen.tokens_iter(model, file) {
-            let step = step.map_err(|e| e.to_string())?;
-            out.ids.push(step.token);
-            if tok.is_eog(step.token) {
-                continue;
-            }
-            let piece = dec.push(tok, step.token).map_err(|e| e.to_string())?;
-            if stream {
-                let mut lock = stdout.lock();
-                let _ = lock.write_all(piece.as_bytes());
-                let _ = lock.flush();
-            }
-            out.text.push_str(&piece);
-        }
-        let tail = dec.flush();
-        if stream {
-            print!("{tail}");
-        }
-        out.text.push_str(&tail);
-        Ok(out)
-    }
-
-    /// `--ab`: the gammas as stored and rescaled by sqrt(n), one after the other from the same
-    /// prompt and seed on one loaded file, each with its prompt perplexity and per-layer
-    /// activation RMS; then which one predicts the prompt better. Strict mode refuses the
-    /// rescaled mode (only the baseline runs).
-    fn ab(&self, g: &Gguf, policy: &RescalePolicy) -> Result<(), String> {
-        let (a, model) = (self.a, self.model);
-        let refused = policy.strict.then_some(STRICT_REFUSAL);
-        let (mut modes, records) = if refused.is_some() {
-            let gen = Generator::new(
-                model,
-                model.norms.clone(),
-                self.n_ctx,
-                a.sampler.clone(),
-                a.max_tokens,
-            )
-            .map_err(|e| e.to_string())?;
-            (vec![("baseline", gen)], Vec::new())
-        } else {
-            let pair = AbPair::new(
-                g,
-                self.file,
-                model,
-                self.n_ctx,
-                a.sampler.clone(),
-                a.max_tokens,
-            )
-            .map_err(|e| format!("{}: {e}", a.path))?;
-            let modes = vec![("baseline", pair.baseline), ("rescaled", pair.rescaled)];
-            (modes, pair.records)
-        };
-        let seed = modes[0].1.sampler.seed;
+        let seed = pair.baseline.sampler.seed;
         self.report_memory(&match refused {
             None => format!(
                 "A/B: baseline and rescaled ({} norm tensors rescaled)",
-                records.len()
+                pair.records.len()
             ),
             Some(_) => "A/B: strict mode refuses the rescaled mode; baseline only".into(),
         });
+        pair.prefill(model, file, self.prompt_ids)
+            .map_err(|e| e.to_string())?;
+        let mut outs = AbMode::ALL.map(|_| Output::new(tok));
+        loop {
+            let mut any = false;
+            for (mode, out) in AbMode::ALL.into_iter().zip(outs.iter_mut()) {
+                if let Some(step) = pair
+                    .next_token(model, file, mode)
+                    .map_err(|e| e.to_string())?
+                {
+                    out.push(tok, step.token)?;
+                    any = true;
+                }
+            }
+            if !any {
+                break;
+            }
+        }
         let mut results = serde_json::Map::new();
-        for (name, gen) in modes.iter_mut() {
-            gen.score_prompt = true;
+        for ((mode, gen), out) in pair.modes().zip(outs.iter_mut()) {
+            out.finish();
+            let name = mode.name();
             if !a.json {
                 println!("== {name}: {}", mode_title(name));
-            }
-            let out = self.generate(gen, !a.json)?;
-            if !a.json {
-                println!();
+                println!("{}", out.text);
                 report_mode(Some(name), gen);
                 print_probe(gen);
             }
-            results.insert(name.to_string(), mode_json(gen, &out));
+            results.insert(name.to_string(), mode_json(gen, out));
         }
-        let score = |name: &str| {
-            modes
-                .iter()
-                .find(|(n, _)| *n == name)
-                .and_then(|(_, gen)| gen.prompt_score.perplexity())
-        };
-        let verdict = verdict(score("baseline"), score("rescaled"));
+        let score = |mode| pair.get(mode).and_then(|g| g.prompt_score.perplexity());
+        let verdict = verdict(score(AbMode::Baseline), score(AbMode::Rescaled));
         if a.json {
             let v = serde_json::json!({
                 "file": a.path,
@@ -341,7 +348,7 @@ impl Run<'_> {
                 "sampler": a.sampler,
                 "n_ctx": self.n_ctx,
                 "memory": model.memory_plan(self.n_ctx),
-                "rescale_records": records,
+                "rescale_records": pair.records,
                 "rescaled_refused": refused,
                 "modes": results,
                 "verdict": verdict,
@@ -437,15 +444,8 @@ fn report_mode(name: Option<&str>, gen: &Generator) {
         );
     }
     eprintln!(
-        "bitlens: {who}seed {}; prefill {} tokens in {:.0} ms ({:.1} t/s); decode {} tokens in {:.0} ms ({:.2} t/s); stop: {:?}",
-        gen.sampler.seed,
-        t.prefill_tokens,
-        t.prefill_ms,
-        t.prefill_tokens_per_s(),
-        t.decode_tokens,
-        t.decode_ms,
-        t.decode_tokens_per_s(),
-        gen.stopped,
+        "bitlens: {who}seed {}; {t}; stop: {:?}",
+        gen.sampler.seed, gen.stopped,
     );
 }
 
