@@ -299,17 +299,9 @@ function yieldToMessages() {
   });
 }
 
-/**
- * The modes a run asks for and the ones strict mode refuses. The rescaled mode is a load-time
- * change of the weights, which strict mode forbids.
- */
-function runModes(msg) {
-  const asked = MODES.filter((m) => (msg.modes || MODES).includes(m));
-  const refused = {};
-  if (msg.strict && asked.includes('rescaled')) {
-    refused.rescaled = 'gamma rescale refused: strict mode forbids load-time changes to the weights; only the baseline runs.';
-  }
-  return { modes: asked.filter((m) => !refused[m]), refused };
+/** The modes a request asks for (both unless `msg.modes` narrows them). */
+function askedModes(msg) {
+  return MODES.filter((m) => (msg.modes || MODES).includes(m));
 }
 
 /** A runner for the file and options, kept on the file and reused while they stay the same. */
@@ -324,33 +316,41 @@ function runnerFor(f, options) {
   f.runner = null;
   const runner = ModelRunner.load(f.file, clean);
   const info = runner.info();
-  f.runner = { key, runner, bytes: info.perModeBytes * (clean.ab ? 2 : 1) };
+  f.runner = { key, runner, bytes: info.perModeBytes * info.modes.length };
   return runner;
 }
 
-/** Loads the runner for `msg`, feeds it the prompt and scores it: what RUN_INFO and SCORES say. */
-function prepare(f, msg, modes, refused) {
+/**
+ * Loads the runner for `msg`, feeds it the prompt and scores it: what RUN_INFO and SCORES say.
+ * Whether the rescaled mode runs is the core's decision (`RescalePolicy`: strict mode refuses
+ * it, with its reason), not this worker's.
+ */
+function prepare(f, msg) {
+  const asked = askedModes(msg);
   const runner = runnerFor(f, {
     temperature: msg.temperature,
     topK: msg.topK,
     topP: msg.topP,
     repeatPenalty: msg.repeatPenalty,
     seed: msg.seed,
-    ab: modes.includes('rescaled'),
+    rescale: asked.includes('rescaled'),
+    strict: !!msg.strict,
     isa: msg.isa,
     scorePrompt: !!msg.score,
   });
+  const info = runner.info();
+  const modes = asked.filter((m) => info.modes.includes(m));
+  const refused = info.rescale.status === 'refused_by_strict' ? { rescaled: info.rescale.reason } : {};
   runner.setMaxTokens(msg.maxTokens ?? 256);
   const promptIds = [...runner.prompt(f.file, msg.prompt ?? '', !!msg.chat)];
   const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
-  return { runner, reply: { info: runner.info(), build: wasmBuild, modes, refused, promptIds, scores } };
+  return { runner, modes, reply: { info, build: wasmBuild, modes, refused, promptIds, scores } };
 }
 
 /** Scores the prompt under each mode, without generating. */
 function score(id, msg) {
   const { f } = fileOf(msg.handle);
-  const { modes, refused } = runModes(msg);
-  const { reply } = prepare(f, { ...msg, score: true, maxTokens: 1 }, modes, refused);
+  const { reply } = prepare(f, { ...msg, score: true, maxTokens: 1 });
   post({ id, type: MSG.SCORES, ...reply });
 }
 
@@ -365,8 +365,7 @@ async function generate(id, msg) {
   const me = { fileKey: key, stopped: false };
   runs.set(id, me);
   try {
-    const { modes, refused } = runModes(msg);
-    const { runner, reply } = prepare(f, msg, modes, refused);
+    const { runner, modes, reply } = prepare(f, msg);
     post({ id, type: MSG.RUN_INFO, ...reply });
     const live = new Set(modes);
     while (live.size > 0) {
