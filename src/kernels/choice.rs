@@ -3,8 +3,16 @@
 //! build on wasm32, where the baseline and relaxed-SIMD builds are separate modules and the page
 //! loads the one the browser validates).
 
-use super::float::DotOrder;
+use super::float::{self, DotOrder, FloatType};
+use super::q8::{self, Block32};
 use super::ternary::{self, I2sMatmul};
+
+/// F16/BF16/F32 rows times one activation (`row` is scratch).
+pub type FloatMatvec = fn(&[u8], FloatType, &[f32], DotOrder, row: &mut Vec<f32>, &mut [f32]);
+/// Q4_0/Q4_1/Q8_0 rows times Q8_0/Q8_1 activations (values, block scales, block sums).
+pub type Q8Matvec = fn(Block32, &[u8], &[i8], &[f32], &[f32], &mut [f32]);
+/// TQ2_0 rows times Q8_K activations (values, block scales, 16-value sums).
+pub type Tq2Matvec = fn(&[u8], &[i8], &[f32], &[i16], &mut [f32]);
 
 /// F16 rows times a batch of columns of F16 values (`xs`, `n` columns of `cols`; `x_up` the
 /// same times 2^56): `out[r * n + c]`, each `matvec`'s bits, each weight converted once.
@@ -22,6 +30,9 @@ pub struct Kernels {
     /// A batch kernel for F16 weights times F16 activations, where one shares work between
     /// columns (else the float products run a block of rows per column in turn).
     pub f16_grid: Option<F16GridMatmul>,
+    pub float: FloatMatvec,
+    pub q8: Q8Matvec,
+    pub tq2: Tq2Matvec,
 }
 
 impl core::fmt::Debug for Kernels {
@@ -37,6 +48,9 @@ impl Kernels {
         i2s: ternary::matmul_i2s,
         i2s_q16: false,
         f16_grid: None,
+        float: float::matvec_float,
+        q8: q8::matvec_q8,
+        tq2: ternary::matvec_tq2,
     };
 
     /// The fastest kernels of this build on this CPU.

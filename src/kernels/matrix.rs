@@ -177,6 +177,7 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             }
             // Rows in blocks small enough to stay in cache while every column passes over
             // them: the weights are read from memory once for the batch.
+            let float = s.kernels.float;
             let block = (FLOAT_BLOCK_BYTES / (w.cols * elem.bytes())).clamp(1, 64);
             let f = |d: &[u8], o: &mut [f32]| {
                 let (mut scratch, mut part) = (Vec::new(), [0f32; 64]);
@@ -184,7 +185,7 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 for (b, rows) in d.chunks(block * row_bytes).enumerate() {
                     let k = rows.len() / row_bytes;
                     for (c, xc) in xs.chunks_exact(w.cols).enumerate() {
-                        float_kernel(rows, elem, xc, order, &mut scratch, &mut part[..k]);
+                        float(rows, elem, xc, order, &mut scratch, &mut part[..k]);
                         for (r, &v) in part[..k].iter().enumerate() {
                             o[(b * block + r) * n + c] = v;
                         }
@@ -328,11 +329,12 @@ fn matvec_one(
     let rows = |f: &(dyn Fn(&[u8], &mut [f32]) + Sync), out: &mut [f32]| {
         split_rows(threads, w.data, out, f)
     };
+    let k = s.kernels;
     match w.ty {
         GgmlType::TQ1_0 | GgmlType::TQ2_0 => {
             let (q, d, bsums) = s.q8k(x);
             if w.ty == GgmlType::TQ2_0 {
-                rows(&|data, o| tq2_kernel(data, q, d, bsums, o), out);
+                rows(&|data, o| (k.tq2)(data, q, d, bsums, o), out);
             } else {
                 let tq1 = ternary::tq1_block_dot;
                 rows(
@@ -346,10 +348,10 @@ fn matvec_one(
             let xs = float_activation(w.ty, float_input, x, &mut s.xf);
             let order = float_input.order;
             if threads <= 1 {
-                float_kernel(w.data, elem, xs, order, &mut s.row, out);
+                (k.float)(w.data, elem, xs, order, &mut s.row, out);
             } else {
                 rows(
-                    &|d, o| float_kernel(d, elem, xs, order, &mut Vec::new(), o),
+                    &|d, o| (k.float)(d, elem, xs, order, &mut Vec::new(), o),
                     out,
                 );
             }
@@ -367,7 +369,7 @@ fn matvec_one(
                 _ => Block32::Q8_0,
             };
             let (q, d, sums) = (&*q, &*d, &*sums);
-            rows(&|data, o| q8_kernel(kind, data, q, d, sums, o), out);
+            rows(&|data, o| (k.q8)(kind, data, q, d, sums, o), out);
         }
         GgmlType::Q4_K | GgmlType::Q6_K => {
             // Against Q8_K activations as mainline does, but through dequantized weight rows:
@@ -394,37 +396,6 @@ fn matvec_one(
         }
         other => panic!("matvec: no kernel for {other} (the model loader checks types)"),
     }
-}
-
-// The kernels: simd128 on wasm32 (chosen at compile time), AVX2 on x86-64 (chosen at run time
-// inside `x86`), else the scalar references.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::simd128::{
-    matvec_float as float_kernel, matvec_q8 as q8_kernel, tq2_block_lanes as tq2_lanes,
-};
-#[cfg(target_arch = "x86_64")]
-use super::x86::{matvec_float as float_kernel, matvec_q8 as q8_kernel, matvec_tq2 as tq2_kernel};
-
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-use super::float::matvec_float as float_kernel;
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-use super::q8::matvec_q8 as q8_kernel;
-#[cfg(not(any(
-    target_arch = "x86_64",
-    all(target_arch = "wasm32", target_feature = "simd128")
-)))]
-use ternary::tq2_block_lanes as tq2_lanes;
-
-/// TQ2_0 rows through the reference lane order with this target's lane kernel.
-#[cfg(not(target_arch = "x86_64"))]
-fn tq2_kernel(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
-    ternary::matvec_tq2_lanes(packed, tq2_lanes, q, d, bsums, out);
 }
 
 #[cfg(test)]

@@ -201,6 +201,11 @@ pub fn matvec_tq2_lanes(
     }
 }
 
+/// The scalar reference TQ2_0 product in mainline's AVX2 lane order.
+pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
+    matvec_tq2_lanes(packed, tq2_block_lanes, q, d, bsums, out);
+}
+
 /// `Σ (code-1)·q` over one TQ2_0 block (mainline's generic `ggml_vec_dot_tq2_0_q8_K`).
 pub fn tq2_block_dot(blk: &[u8], q: &[i8]) -> i32 {
     let qs = &blk[..64];

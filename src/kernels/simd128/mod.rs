@@ -27,6 +27,9 @@ pub const KERNELS: Kernels = Kernels {
     i2s: ternary::matmul_i2s_relaxed,
     i2s_q16: false,
     f16_grid: Some(float::matmul_f16_grid),
+    float: float::matvec_float,
+    q8: q8::matvec_q8,
+    tq2: ternary::matvec_tq2,
 };
 #[cfg(not(target_feature = "relaxed-simd"))]
 pub const KERNELS: Kernels = Kernels {
@@ -34,6 +37,9 @@ pub const KERNELS: Kernels = Kernels {
     i2s: ternary::matmul_i2s,
     i2s_q16: true,
     f16_grid: Some(float::matmul_f16_grid),
+    float: float::matvec_float,
+    q8: q8::matvec_q8,
+    tq2: ternary::matvec_tq2,
 };
 
 /// 16 bytes at `at` (bounds checked; `v128_load` has no alignment requirement).

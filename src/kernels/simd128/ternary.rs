@@ -182,6 +182,11 @@ fn matmul_by_column_groups(
     }
 }
 
+/// `ternary::matvec_tq2` through this module's lanes.
+pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
+    ternary::matvec_tq2_lanes(packed, tq2_block_lanes, q, d, bsums, out);
+}
+
 /// Same contract as `ternary::tq2_block_lanes`: per byte position k of the 32-byte chunks, the
 /// products of all four planes of both chunks are summed in i16 lanes (at most 8 · 3 · 128),
 /// then adjacent groups of four positions are added into the eight i32 lanes.

@@ -5,8 +5,7 @@
 
 use core::arch::x86_64::*;
 
-use super::has_avx2_fma_f16c;
-use crate::kernels::float::{self as scalar, fused_lanes_from, reduce, DotOrder, FloatType};
+use crate::kernels::float::{fused_lanes_from, reduce, DotOrder, FloatType};
 
 const F16: u8 = 0;
 const BF16: u8 = 1;
@@ -95,8 +94,8 @@ pub(super) unsafe fn dot_rows_avx2(
     }
 }
 
-/// Same contract as `float::matvec_float` (`row` is scratch for the scalar path), in AVX2 when
-/// the CPU has AVX2, FMA and F16C.
+/// Same contract as `float::matvec_float` (`row` unused), in AVX2. Only reachable through
+/// `super::kernels()` (and tests that check first), which checked AVX2, FMA and F16C.
 pub fn matvec_float(
     data: &[u8],
     ty: FloatType,
@@ -105,18 +104,17 @@ pub fn matvec_float(
     row: &mut Vec<f32>,
     out: &mut [f32],
 ) {
-    if has_avx2_fma_f16c() {
-        // SAFETY: the CPU has the features (checked above); bounds are checked inside.
-        unsafe { dot_rows_avx2(data, ty, x.len() * ty.bytes(), x, order, out) }
-    } else {
-        scalar::matvec_float(data, ty, x, order, row, out)
-    }
+    let _ = row;
+    // SAFETY: see above; bounds are checked inside.
+    unsafe { dot_rows_avx2(data, ty, x.len() * ty.bytes(), x, order, out) }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::has_avx2_fma_f16c;
     use super::super::testdata::{Rng, ORDERS};
     use super::*;
+    use crate::kernels::float as scalar;
     use crate::kernels::float::{round_to_bf16, round_to_f16};
     use half::{bf16, f16};
 

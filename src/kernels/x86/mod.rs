@@ -22,13 +22,16 @@ pub use ternary::matvec_tq2;
 
 use super::choice::Kernels;
 
-/// The AVX2 kernels, where the CPU has AVX2 (the table's entries rely on this check).
+/// The AVX2 kernels, where the CPU has AVX2, FMA and F16C (every entry relies on this check).
 pub fn kernels() -> Option<Kernels> {
-    std::is_x86_feature_detected!("avx2").then_some(Kernels {
+    has_avx2_fma_f16c().then_some(Kernels {
         name: "avx2",
         i2s: ternary::matmul_i2s_avx2,
         i2s_q16: false,
         f16_grid: None,
+        float: float::matvec_float,
+        q8: q8::matvec_q8,
+        tq2: ternary::matvec_tq2,
     })
 }
 

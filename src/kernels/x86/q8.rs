@@ -4,9 +4,9 @@
 
 use core::arch::x86_64::*;
 
-use super::{f16_at as f16_le, has_avx2_fma_f16c};
+use super::f16_at as f16_le;
 use crate::kernels::float::hsum8;
-use crate::kernels::q8::{self as scalar, Block32, QK8};
+use crate::kernels::q8::{Block32, QK8};
 
 /// 4-bit codes of 16 bytes as 32 bytes: elements 0..16 the low nibbles, 16..32 the high ones.
 #[inline(always)]
@@ -79,20 +79,19 @@ unsafe fn matvec_q8_avx2(
     }
 }
 
-/// Same contract as `q8::matvec_q8`, in AVX2 when the CPU has it.
+/// Same contract as `q8::matvec_q8`, in AVX2. Only reachable through `super::kernels()` (and
+/// tests that check first), which checked AVX2, FMA and F16C.
 pub fn matvec_q8(kind: Block32, packed: &[u8], q: &[i8], d: &[f32], s: &[f32], out: &mut [f32]) {
-    if has_avx2_fma_f16c() {
-        // SAFETY: the CPU has AVX2 and FMA (checked above); bounds are checked inside.
-        unsafe { matvec_q8_avx2(kind, packed, q, d, s, out) }
-    } else {
-        scalar::matvec_q8(kind, packed, q, d, s, out)
-    }
+    // SAFETY: see above; bounds are checked inside.
+    unsafe { matvec_q8_avx2(kind, packed, q, d, s, out) }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::has_avx2_fma_f16c;
     use super::super::testdata::Rng;
     use super::*;
+    use crate::kernels::q8 as scalar;
     use half::f16;
 
     #[test]

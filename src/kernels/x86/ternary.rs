@@ -3,7 +3,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{f16_at, has_avx2_fma_f16c};
+use super::f16_at;
 use crate::kernels::act::Q8K_BLOCK;
 use crate::kernels::float::hsum8;
 use crate::kernels::ternary::{
@@ -124,19 +124,17 @@ unsafe fn matvec_tq2_avx2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out
     }
 }
 
-/// `ternary::matvec_tq2_lanes` with the reference lanes (`tq2_block_lanes`), in AVX2 when the
-/// CPU has it: same lanes, same fused per-lane accumulation, same reduction.
+/// `ternary::matvec_tq2` in AVX2: same lanes, same fused per-lane accumulation, same
+/// reduction. Only reachable through `super::kernels()` (and tests that check first), which
+/// checked AVX2, FMA and F16C.
 pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [f32]) {
-    if has_avx2_fma_f16c() {
-        // SAFETY: the CPU has the features (checked above); bounds are checked inside.
-        unsafe { matvec_tq2_avx2(packed, q, d, bsums, out) }
-    } else {
-        scalar::matvec_tq2_lanes(packed, scalar::tq2_block_lanes, q, d, bsums, out)
-    }
+    // SAFETY: see above; bounds are checked inside.
+    unsafe { matvec_tq2_avx2(packed, q, d, bsums, out) }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::has_avx2_fma_f16c;
     use super::super::testdata::Rng;
     use super::*;
     use crate::kernels::quantize_q8k;
