@@ -63,7 +63,7 @@ describe('<bit-lens> attributes', () => {
     assert.equal(await page.evaluate(() => document.getElementById('c').shadowRoot.querySelector('.progress-text').textContent), 'shakespeare-bitnet.gguf: 1.34 MiB, already open on this page');
     // The shared handle has the header's memory estimate too.
     const memory = await page.evaluate(() => ['a', 'c'].map((id) => document.getElementById(id).shadowRoot.querySelector('[data-testid="memory"]').textContent));
-    assert.match(memory[0], /^Memory to run: about 1\.91 MiB/);
+    assert.match(memory[0], /^Memory to run: about 2\.86 MiB/);
     assert.equal(memory[1], memory[0]);
   }));
 

@@ -92,7 +92,7 @@ describe('page features', () => {
   test('the memory a file needs is estimated from its header; a file that cannot fit is refused', TIMEOUT, () => withPage('', async (page) => {
     assert.equal(
       await page.getByTestId('memory').textContent(),
-      'Memory to run: about 1.91 MiB: the file 1.34 MiB + 2 modes × 294.3 KiB (KV cache 256.0 KiB for 256 positions, activations 25.8 KiB).',
+      'Memory to run: about 2.86 MiB: the file 1.34 MiB + 2 modes × 776.6 KiB (KV cache 256.0 KiB for 256 positions, activations 508.1 KiB).',
     );
     // A 70B-shaped llama header (no GQA): 80 layers of 8192, 2048 positions: 5 GiB of F16 KV cache per mode.
     const huge = writeGguf([

@@ -257,13 +257,20 @@ describe('A/B generation panel', () => {
     assert.match(twin.verdict, /^On this prompt the rescaled gammas \(×√n\) predict the text better/);
   }));
 
+  test('?build=baseline loads the simd128 build (the default here is relaxed SIMD): same tokens', TIMEOUT, () => withPage('?build=baseline', async (page) => {
+    await page.getByTestId('chat').check();
+    const chat = await generate(page, 'Who art thou?', 4);
+    assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
+    assert.match(await page.getByTestId('run-status').textContent(), /; wasm build: simd128 — done$/);
+  }));
+
   test('chat template and a seeded sampled run', TIMEOUT, () => withPage('', async (page) => {
     // As `bitlens run www/models/shakespeare-bitnet.gguf --prompt "Who art thou?" --chat
     // --greedy --max-tokens 4 --json`: 16 prompt ids, then 198, 40, 378, 323.
     await page.getByTestId('chat').check();
     const chat = await generate(page, 'Who art thou?', 4);
     assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
-    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.3 MiB per mode\), greedy; 4 layers; AVX2 numerics — done$/);
+    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.8 MiB per mode\), greedy; 4 layers; AVX2 numerics; wasm build: simd128 \+ relaxed SIMD — done$/);
     await page.getByTestId('chat').uncheck();
     // Temperature 0.8 with seed 7, twice: the same tokens (the seed is reported).
     await page.getByTestId('seed').fill('7');
