@@ -109,7 +109,7 @@ describe('page features', () => {
     await error.waitFor({ state: 'visible', ...WAIT });
     assert.match(
       await error.textContent(),
-      /^Could not open huge\.gguf: huge\.gguf needs about 10305\.5 MiB of WebAssembly memory \(file 0\.0 MiB \+ 2 × 5120\.8 MiB per mode \(KV cache 5120\.0 MiB for 2048 positions, activations 0\.8 MiB\) \+ 64\.0 MiB scratch\); other open files hold 1\.3 MiB; a browser tab's WebAssembly memory holds at most 4 GiB \(too_large\)$/,
+      /^Could not open huge\.gguf: huge\.gguf needs about 10358\.7 MiB of WebAssembly memory \(file 0\.0 MiB \+ 2 × 5147\.4 MiB per mode \(KV cache 5120\.0 MiB for 2048 positions, activations 27\.4 MiB\) \+ 64\.0 MiB scratch\); other open files hold 1\.3 MiB; a browser tab's WebAssembly memory holds at most 4 GiB \(too_large\)$/,
     );
     // The page and the model it had still work.
     assert.equal(await page.locator('bit-lens h2.file-name').textContent(), 'shakespeare-bitnet.gguf');
