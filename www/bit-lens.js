@@ -71,7 +71,11 @@ export class BitLens extends HTMLElement {
 
   connectedCallback() {
     if (this._worker) return;
-    this._worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    // The page's `?build=` (which wasm build to run; `npm run bench` sets it) goes to the worker.
+    const workerUrl = new URL('./worker.js', import.meta.url);
+    const build = new URLSearchParams(location.search).get('build');
+    if (build) workerUrl.searchParams.set('build', build);
+    this._worker = new Worker(workerUrl, { type: 'module' });
     this._worker.onmessage = (e) => this._onMessage(e.data);
     this._worker.onerror = (e) => this._showError('the worker failed', { message: e.message, kind: 'worker' });
     const src = this.getAttribute('src');

@@ -8,21 +8,28 @@
 //               {id, type: 'export', file, options}
 //               {id, type: 'generate', file, prompt, chat, seed, maxTokens, temperature, isa, score, strict}
 //               {id, type: 'stop'}                       stops the running generation
+//               {id, type: 'bench-kernels', file, passes}  kernel GB/s (passes: 0 = memory only)
 // Messages out: {id, type: 'progress', loaded, total}
 //               {id, type: 'header', info, metadata, tensors}   (before the data has finished)
-//               {id, type: 'loaded', info, seconds}
+//               {id, type: 'loaded', info, seconds, steps}   steps: milliseconds per load step
 //               {id, type: 'array', array}
 //               {id, type: 'norms', report, corrections}
 //               {id, type: 'export', blob, summary}
 //               {id, type: 'runInfo', info, modes, promptIds}   then, alternating between modes,
 //               {id, type: 'token', mode, step, tokensPerS}     and finally
 //               {id, type: 'done', status: {mode: status}, stopped}
+//               {id, type: 'bench-kernels', build, memoryBytes, kernels, lastLoad}
 //               {id, type: 'error', error: {message, kind}}
 // `id` is the request's; for 'array' requests `file` is the id of the open request.
 import init, { GgufFile, ModelRunner } from './pkg/bitlens.js';
 import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
 
 const wasmReady = init();
+// The wasm build asked for by the page's `?build=` (passed on in the worker's URL) and the one
+// running: only the baseline build exists so far.
+const BUILD_ASKED = new URL(self.location.href).searchParams.get('build') || 'baseline';
+const BUILD = 'baseline';
+let lastLoad = null; // the last complete load: {seconds, steps}
 
 /** id of the open request → GgufFile, for the last complete file and the one loading. */
 const files = new Map();
@@ -78,20 +85,33 @@ async function urlSource(url) {
 async function open(id, size, chunks) {
   latestOpen = id;
   const t0 = performance.now();
+  // Where the time goes (ms): allocating the buffer, waiting for chunks, copying them into
+  // wasm memory (with the header parse), the header messages, the final checks.
+  const steps = { alloc: 0, read: 0, push: 0, header: 0, finish: 0 };
+  let mark = t0;
+  const lap = (step) => {
+    const now = performance.now();
+    steps[step] += now - mark;
+    mark = now;
+  };
   const file = new GgufFile(size);
+  lap('alloc');
   files.set(id, file);
   let headerSent = false;
   let lastProgress = 0;
   const sendHeader = () => {
     post({ id, type: 'header', info: file.info(), metadata: file.metadata(), tensors: file.tensors() });
     headerSent = true;
+    lap('header');
   };
   try {
     for await (const chunk of chunks) {
+      lap('read');
       if (latestOpen !== id) {
         throw Object.assign(new Error('superseded by a newer file'), { kind: 'superseded' });
       }
       file.push(chunk);
+      lap('push');
       if (!headerSent && file.headerReady) sendHeader();
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
@@ -99,9 +119,12 @@ async function open(id, size, chunks) {
         post({ id, type: 'progress', loaded: file.loaded, total: file.total });
       }
     }
+    lap('read');
     file.finish();
+    lap('finish');
     if (!headerSent) sendHeader();
     const seconds = (performance.now() - t0) / 1000;
+    lastLoad = { seconds, steps };
     post({ id, type: 'progress', loaded: file.loaded, total: file.total });
     const previous = currentId;
     currentId = id;
@@ -115,7 +138,7 @@ async function open(id, size, chunks) {
         old?.free();
       }
     }
-    post({ id, type: 'loaded', info: file.info(), seconds });
+    post({ id, type: 'loaded', info: file.info(), seconds, steps });
   } catch (e) {
     files.delete(id);
     file.free();
@@ -229,6 +252,14 @@ self.onmessage = async ({ data: msg }) => {
       case 'generate':
         await generate(id, msg);
         break;
+      case 'bench-kernels': {
+        const file = fileFor(msg.file);
+        const passes = msg.passes ?? 3;
+        const kernels = passes > 0 ? file.benchKernels({ passes }) : null;
+        const memoryBytes = (await wasmReady).memory.buffer.byteLength;
+        post({ id, type: 'bench-kernels', build: BUILD, buildAsked: BUILD_ASKED, memoryBytes, kernels, lastLoad });
+        break;
+      }
       case 'stop':
         if (run) run.stopped = true;
         post({ id, type: 'stopped' });
