@@ -225,10 +225,7 @@ pub fn matvec(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
 /// the point of the batch is that a kernel can read each weight byte once for all columns (the
 /// A/B pair's two modes, a prompt's tokens).
 pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput, out: &mut [f32]) {
-    assert!(
-        w.cols > 0 && x.len().is_multiple_of(w.cols),
-        "matmul input length"
-    );
+    assert!(w.cols > 0 && x.len().is_multiple_of(w.cols), "matmul input length");
     let n = x.len() / w.cols;
     assert_eq!(out.len(), n * w.rows, "matmul output length");
     for (xc, oc) in x.chunks_exact(w.cols).zip(out.chunks_exact_mut(w.rows)) {
