@@ -22,7 +22,7 @@
 //               {id, type: 'error', error: {message, kind}}
 // `id` is the request's; for 'array' requests `file` is the id of the open request.
 import init, { GgufFile, ModelRunner } from './pkg/bitlens.js';
-import { CHUNK_BYTES, PROGRESS_INTERVAL_MS } from './config.js';
+import { CHUNK_BYTES, PROGRESS_INTERVAL_MS, READ_AHEAD_CHUNKS } from './config.js';
 
 const wasmReady = init();
 // The wasm build asked for by the page's `?build=` (passed on in the worker's URL) and the one
@@ -47,17 +47,25 @@ function plainError(e) {
   };
 }
 
-/** File.slice chunks, the next one read while the current one is copied into wasm memory. */
+/**
+ * File.slice chunks, READ_AHEAD_CHUNKS of them being read while the current one is copied into
+ * wasm memory (with one read in flight the worker waited for the browser after every chunk).
+ */
 async function* blobChunks(blob) {
   const read = (at) => {
     const p = blob.slice(at, Math.min(at + CHUNK_BYTES, blob.size)).arrayBuffer();
     p.catch(() => {}); // if the consumer stops early, a failed read-ahead is nobody's error
     return p;
   };
-  let next = blob.size > 0 ? read(0) : null;
-  for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    const buf = await next;
-    next = at + CHUNK_BYTES < blob.size ? read(at + CHUNK_BYTES) : null;
+  const reads = [];
+  let next = 0;
+  const refill = () => {
+    for (; reads.length < READ_AHEAD_CHUNKS && next < blob.size; next += CHUNK_BYTES) reads.push(read(next));
+  };
+  refill();
+  while (reads.length > 0) {
+    const buf = await reads.shift();
+    refill();
     yield new Uint8Array(buf);
   }
 }
