@@ -263,7 +263,7 @@ self.onmessage = async ({ data: msg }) => {
       case 'bench-kernels': {
         const file = fileFor(msg.file);
         const passes = msg.passes ?? 3;
-        const kernels = passes > 0 ? file.benchKernels({ passes }) : null;
+        const kernels = passes > 0 ? file.benchKernels(passes) : null;
         const memoryBytes = (await wasmReady).memory.buffer.byteLength;
         post({ id, type: 'bench-kernels', build: BUILD, buildAsked: BUILD_ASKED, memoryBytes, kernels, lastLoad });
         break;
