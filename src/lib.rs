@@ -3,6 +3,7 @@
 //! The core (container, quant types, kernels, model, tokenizer, norm statistics) is plain Rust;
 //! `api` is the thin wasm-bindgen layer.
 
+pub mod bench;
 pub mod gguf;
 pub mod kernels;
 pub mod model;

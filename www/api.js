@@ -147,6 +147,8 @@ export class Lens {
     this.from = loaded.from;
     /** Seconds the load took (0 when another handle had the file open already). */
     this.seconds = loaded.seconds;
+    /** Milliseconds per load step: {read, alloc, push, header, finish}. */
+    this.loadSteps = loaded.steps;
     this.shared = loaded.shared;
     /** The defaults of `norms`, `records`, `export` and `generate`: {rescale, strict}. */
     this.options = { ...options };
@@ -200,6 +202,15 @@ export class Lens {
   /** The rescale's records under `options` (empty when off or refused by strict mode). */
   async records(options) {
     return (await this.corrections(options)).records;
+  }
+
+  /**
+   * For benchmarks: the kernels' GB/s on this file's own tensors (the fastest of `passes`
+   * passes; none for 0), with the wasm build running them, the wasm memory held and the load's
+   * timings: {build, memoryBytes, kernels, load}.
+   */
+  async benchKernels(passes = 3) {
+    return plain(await this._ask(MSG.BENCH_KERNELS, { passes }));
   }
 
   /** The corrected GGUF as a Blob (the input, byte for byte, when the rescale is off). */

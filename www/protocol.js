@@ -18,6 +18,10 @@
 //                                                DONE {status: {mode: status}, stopped}
 //   {id, type: SCORE, handle, ...RUN}         → SCORES {info, modes, refused, promptIds, scores}
 //   {id, type: STOP, target}                  → STOPPED: ends the generation `target`
+//   {id, type: BENCH_KERNELS, handle, passes} → BENCH_KERNELS {build, memoryBytes, kernels,
+//                                                load}: the kernels' GB/s on the file's tensors
+//                                                (null for passes 0), the wasm build, the wasm
+//                                                memory held, the load's seconds and steps
 // RUN = {prompt, chat, seed, maxTokens, temperature, topK, topP, repeatPenalty, isa, score,
 //        modes, rescale, strict}
 //
@@ -26,7 +30,8 @@
 //   {id, type: HEADER, info, metadata, tensors, memory}   before the data has finished
 //                                                         (at once when shared); memory:
 //                                                         estimateMemory's object or null
-//   {id, type: LOADED, info, seconds, from, shared}       from: 'file' | 'network' | 'cache';
+//   {id, type: LOADED, info, seconds, steps, from, shared} from: 'file' | 'network' | 'cache';
+//                                                         steps: ms per load step;
 //                                                         shared: another handle had it open
 // Any request can end in {id, type: ERROR, error: {message, kind}}.
 
@@ -41,6 +46,7 @@ export const MSG = Object.freeze({
   GENERATE: 'generate',
   SCORE: 'score',
   STOP: 'stop',
+  BENCH_KERNELS: 'bench-kernels',
   // replies
   PROGRESS: 'progress',
   HEADER: 'header',

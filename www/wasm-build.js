@@ -37,10 +37,13 @@ export function chooseBuild(forced) {
   return 'relaxed';
 }
 
-/** Imports and initializes the chosen build: its module's exports and the build's key. */
+/**
+ * Imports and initializes the chosen build: the build's key and name, the JS module (`mod`)
+ * and the instance's exports (`exports.memory` is its wasm memory).
+ */
 export async function loadWasm(forced) {
   const key = chooseBuild(forced);
   const mod = await import(new URL(BUILDS[key].module, import.meta.url).href);
-  await mod.default();
-  return { key, name: BUILDS[key].name, mod };
+  const exports = await mod.default();
+  return { key, name: BUILDS[key].name, mod, exports };
 }

@@ -4,7 +4,7 @@
 // API's copy of it) straight into the buffer GgufFile allocates at the file's size, once the
 // header says the file and its run fit in wasm memory. One worker serves every handle of the
 // page: handles that open the same URL share one copy of the file.
-import { CHUNK_BYTES, MEMORY_LIMITS, PROGRESS_INTERVAL_MS } from './config.js';
+import { CHUNK_BYTES, MEMORY_LIMITS, PROGRESS_INTERVAL_MS, READ_AHEAD_CHUNKS } from './config.js';
 import { CACHE_NAME, MODES, MSG, kindError, plainError } from './protocol.js';
 import { loadWasm } from './wasm-build.js';
 
@@ -33,17 +33,25 @@ let nextFileKey = 1;
 
 const post = (msg) => self.postMessage(msg);
 
-/** File.slice chunks, the next one read while the current one is copied into wasm memory. */
+/**
+ * File.slice chunks, READ_AHEAD_CHUNKS of them being read while the current one is copied into
+ * wasm memory (with one read in flight the worker waited for the browser after every chunk).
+ */
 async function* blobChunks(blob) {
   const read = (at) => {
     const p = blob.slice(at, Math.min(at + CHUNK_BYTES, blob.size)).arrayBuffer();
     p.catch(() => {}); // if the consumer stops early, a failed read-ahead is nobody's error
     return p;
   };
-  let next = blob.size > 0 ? read(0) : null;
-  for (let at = 0; at < blob.size; at += CHUNK_BYTES) {
-    const buf = await next;
-    next = at + CHUNK_BYTES < blob.size ? read(at + CHUNK_BYTES) : null;
+  const reads = [];
+  let next = 0;
+  const refill = () => {
+    for (; reads.length < READ_AHEAD_CHUNKS && next < blob.size; next += CHUNK_BYTES) reads.push(read(next));
+  };
+  refill();
+  while (reads.length > 0) {
+    const buf = await reads.shift();
+    refill();
     yield new Uint8Array(buf);
   }
 }
@@ -167,19 +175,33 @@ const postAll = (ids, msg) => ids.forEach((id) => post({ ...msg, id }));
  */
 async function load(listeners, name, size, chunks, from) {
   const t0 = performance.now();
+  // Where the time goes (ms): waiting for chunks, allocating the buffer, copying the chunks
+  // into wasm memory (with the header parse), the header messages, the final checks.
+  const steps = { read: 0, alloc: 0, push: 0, header: 0, finish: 0 };
+  let mark = t0;
+  const lap = (step) => {
+    const now = performance.now();
+    steps[step] += now - mark;
+    mark = now;
+  };
   const head = await withHeader(size, chunks);
   if (head.estimate) checkFits(name, head.estimate);
+  lap('read');
   const file = new GgufFile(size);
+  lap('alloc');
   let headerSent = false;
   let lastProgress = 0;
   const sendHeader = () => {
     postAll(listeners, { type: MSG.HEADER, info: file.info(), metadata: file.metadata(), tensors: file.tensors(), memory: head.estimate });
     headerSent = true;
+    lap('header');
   };
   try {
     for await (const chunk of head.chunks) {
+      lap('read');
       if (listeners.size === 0) throw kindError('aborted', 'the load was abandoned');
       file.push(chunk);
+      lap('push');
       if (!headerSent && file.headerReady) sendHeader();
       const now = performance.now();
       if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
@@ -187,7 +209,9 @@ async function load(listeners, name, size, chunks, from) {
         postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
       }
     }
+    lap('read');
     file.finish();
+    lap('finish');
     if (!headerSent) sendHeader();
   } catch (e) {
     file.free();
@@ -195,7 +219,8 @@ async function load(listeners, name, size, chunks, from) {
   }
   postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
   const key = nextFileKey++;
-  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds: (performance.now() - t0) / 1000, from, memory: head.estimate });
+  const seconds = (performance.now() - t0) / 1000;
+  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds, steps, from, memory: head.estimate });
   return key;
 }
 
@@ -205,7 +230,7 @@ function attach(id, key, shared) {
   f.handles.add(id);
   handles.set(id, key);
   if (shared) post({ id, type: MSG.HEADER, info: f.file.info(), metadata: f.file.metadata(), tensors: f.file.tensors(), memory: f.memory });
-  post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, from: f.from, shared });
+  post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, steps: f.steps, from: f.from, shared });
 }
 
 function urlKey(url) {
@@ -442,6 +467,16 @@ self.onmessage = async ({ data: msg }) => {
       case MSG.SCORE:
         score(id, msg);
         break;
+      case MSG.BENCH_KERNELS: {
+        // Kernel GB/s on the file's real tensors (passes 0: memory figures only), the wasm
+        // build that runs them, the memory held, and the file's load timings.
+        const { f } = fileOf(msg.handle);
+        const passes = msg.passes ?? 3;
+        const kernels = passes > 0 ? f.file.benchKernels(passes) : null;
+        const memoryBytes = (await wasmReady).exports.memory.buffer.byteLength;
+        post({ id, type: MSG.BENCH_KERNELS, build: wasmBuild.key, memoryBytes, kernels, load: { seconds: f.seconds, steps: f.steps } });
+        break;
+      }
       case MSG.STOP: {
         const r = runs.get(msg.target);
         if (r) r.stopped = true;

@@ -14,6 +14,7 @@
 //! `out_of_memory`, `overflow`, `incomplete`, `not_ready`, `no_such_key`, `not_an_array`,
 //! `bad_argument`).
 
+mod bench;
 mod js;
 mod logger;
 mod memory;

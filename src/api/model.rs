@@ -74,7 +74,7 @@ impl Default for RunOptions {
 }
 
 /// Plain JS values: every count here is far below 2^53, so numbers, never BigInts.
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(super) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| js_error("internal", &format!("cannot convert to JS: {e}")))
@@ -85,7 +85,7 @@ fn model_error(e: ModelError) -> JsValue {
 }
 
 /// `performance.now()` where there is one (window and workers), else `Date.now()`.
-fn now_ms() -> f64 {
+pub(super) fn now_ms() -> f64 {
     let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
         .ok()
         .filter(|p| !p.is_undefined());

@@ -5,6 +5,7 @@
 #![cfg_attr(target_arch = "wasm32", no_main)]
 #![cfg(not(target_arch = "wasm32"))]
 
+mod bench;
 mod export;
 mod inspect;
 mod run;
@@ -22,6 +23,8 @@ commands:
   run FILE --prompt P [--max-tokens N] [--greedy | --temp T --top-k K --top-p P --seed S] [--chat] [--isa avx2|avx512] [--score] [--ab] [--threads N] [--json]
                              generate text (BITNET_RESCALE_GAMMA_ON_LOAD=1: rescaled norm gammas)
   tokenize FILE TEXT [--json] [--decode]  token ids of TEXT (or --decode: ids to text)
+  bench FILE [--threads N] [--passes N] [--json]
+                             GB/s of the projections, the head and a read of the file
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         "export" => export::main(rest),
         "tokenize" => tokenize::main(rest),
         "run" => run::main(rest),
+        "bench" => bench::main(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
