@@ -102,31 +102,49 @@ pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
     });
 }
 
-/// `Σ code·q` of one row with `C` columns (relaxed SIMD): the codes masked in place are the
-/// 7-bit operand of `i32x4.relaxed_dot_i8x16_i7x16_add` (plane 3 times 1, plane 2 times 4,
-/// planes 1 and 0 times 16: at most 48, so every lowering of the instruction agrees and its
-/// i16 pair sums, at most 2·48·128, never saturate), one accumulator per scale.
+/// `Σ code·q` of one row with `C` columns (relaxed SIMD): each plane's codes (0..3, shifted
+/// down and masked once for all columns) are the 7-bit operand of
+/// `i16x8.relaxed_dot_i8x16_i7x16` (one `pmaddubsw` on x86): every lowering agrees on codes
+/// below 128, and a lane's pair sum is at most 2·3·128 = 768. The four planes of a 16-byte
+/// group add up to at most 3072 per i16 lane, so eight groups (four blocks) fit an i16 lane
+/// before they are widened into the i32 accumulator.
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
 fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
-    let mut acc = [[i32x4_splat(0); 3]; C];
-    for (blk, base) in (0..row.len()).step_by(32).zip((0..).step_by(128)) {
-        for half in 0..2 {
-            let b = load(row, blk + 16 * half);
-            let plane3 = v128_and(b, u8x16_splat(0x03));
-            let plane2 = v128_and(b, u8x16_splat(0x0c));
-            let plane1 = v128_and(b, u8x16_splat(0x30));
-            let plane0 = v128_and(u16x8_shr(b, 2), u8x16_splat(0x30));
-            let at = base + 16 * half;
-            for (a, q) in acc.iter_mut().zip(q) {
-                a[0] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 96), plane3, a[0]);
-                a[1] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 64), plane2, a[1]);
-                a[2] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at + 32), plane1, a[2]);
-                a[2] = i32x4_relaxed_dot_i8x16_i7x16_add(load_i8(q, at), plane0, a[2]);
+    const BLOCKS_PER_WIDENING: usize = 4;
+    let blocks = row.len() / 32;
+    let mut acc = [i32x4_splat(0); C];
+    let three = u8x16_splat(3);
+    let mut first = 0;
+    while first < blocks {
+        let last = (first + BLOCKS_PER_WIDENING).min(blocks);
+        let mut acc16 = [i16x8_splat(0); C];
+        for blk in first..last {
+            for half in 0..2 {
+                let b = load(row, 32 * blk + 16 * half);
+                let plane3 = v128_and(b, three);
+                let plane2 = v128_and(u16x8_shr(b, 2), three);
+                let plane1 = v128_and(u16x8_shr(b, 4), three);
+                let plane0 = v128_and(u16x8_shr(b, 6), three);
+                let at = 128 * blk + 16 * half;
+                for (a, q) in acc16.iter_mut().zip(q) {
+                    let dot = |k: usize, codes: v128| {
+                        i16x8_relaxed_dot_i8x16_i7x16(load_i8(q, at + 32 * k), codes)
+                    };
+                    let sum = i16x8_add(
+                        i16x8_add(dot(0, plane0), dot(1, plane1)),
+                        i16x8_add(dot(2, plane2), dot(3, plane3)),
+                    );
+                    *a = i16x8_add(*a, sum);
+                }
             }
         }
+        for (a, a16) in acc.iter_mut().zip(acc16) {
+            *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(a16));
+        }
+        first = last;
     }
-    acc.map(|[x1, x4, x16]| hsum_i32x4(x1) + hsum_i32x4(x4) / 4 + hsum_i32x4(x16) / 16)
+    acc.map(hsum_i32x4)
 }
 
 /// `ternary::matmul_i2s`'s results with relaxed SIMD, reading each weight byte once for up to
