@@ -25,6 +25,12 @@ pub use tokenizer::GgufTokenizer;
 
 pub use model::ModelRunner;
 
+/// The threaded build only (`+atomics`): `initThreadPool(n)` starts the products' pool on `n`
+/// Web Workers sharing this module's memory (a Promise; once, before the first run). Runs then
+/// ask for up to `n` threads (`ModelRunner` option `threads`).
+#[cfg(target_feature = "atomics")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 

@@ -12,11 +12,13 @@
 //! ```
 //!
 //! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, ab?, isa?,
-//! scorePrompt?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
+//! scorePrompt?, threads?}`; `temperature: 0` is greedy; `ab: false` builds only the baseline generator;
 //! `scorePrompt: true` scores every prompt token under each mode (`promptScore(mode)`:
 //! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
 //! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
-//! (their float sums and `expf` round differently; see `Isa`).
+//! (their float sums and `expf` round differently; see `Isa`). `threads` (default 1) splits the
+//! large products' rows over that many threads in the threaded build (same bits for any count;
+//! the one-thread builds ignore it).
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -43,6 +45,7 @@ struct RunOptions {
     ab: bool,
     isa: Option<String>,
     score_prompt: bool,
+    threads: usize,
 }
 
 impl Default for RunOptions {
@@ -59,6 +62,7 @@ impl Default for RunOptions {
             ab: true,
             isa: None,
             score_prompt: false,
+            threads: 1,
         }
     }
 }
@@ -201,6 +205,7 @@ impl ModelRunner {
         if let Some(name) = &o.isa {
             model.isa = Isa::from_name(name).map_err(|e| js_error("bad_argument", &e))?;
         }
+        model.threads = o.threads.max(1);
         let tokenizer =
             Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
         let n_ctx = model.context_len(o.ctx).map_err(model_error)?;
