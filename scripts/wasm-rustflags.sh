@@ -17,8 +17,14 @@ flags() {
   case "$1" in
     baseline) echo "-C target-feature=+simd128 $common" ;;
     relaxed) echo "-C target-feature=+simd128,+relaxed-simd $common" ;;
-    # A 4 GiB maximum (a shared memory's default is 1 GiB; a 2B-4T file alone is 1.2 GB).
-    threads) echo "-C target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296 $common" ;;
+    # A shared memory, imported (every Web Worker of the pool instantiates the module on it),
+    # of at most 4 GiB (a 2B-4T file alone is 1.2 GB), and the thread-local storage symbols
+    # wasm-bindgen's thread transform needs.
+    threads)
+      local link=(--shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls
+        --export=__tls_size --export=__tls_align --export=__tls_base)
+      echo "-C target-feature=+simd128,+relaxed-simd,+atomics,+bulk-memory,+mutable-globals ${link[*]/#/-C link-arg=} $common"
+      ;;
     *) echo "wasm-rustflags.sh: unknown build '$1'" >&2; exit 2 ;;
   esac
 }
