@@ -4,7 +4,8 @@
 //! model's are split too).
 //!
 //! In the threaded build (`+atomics`; scripts/test.sh runs `browser_tests threads`) the test
-//! starts a 2-thread pool of Web Workers first (`initThreadPool(2)`, as the page's worker does)
+//! starts a pool of one Web Worker first (`initThreadPool(1)`: with the calling thread, two;
+//! as the page's worker does)
 //! and checks that a product really runs on two threads. The one-thread builds run the same
 //! comparison, where `threads` must change nothing.
 //!
@@ -28,7 +29,7 @@ use thread_parity::same_for_thread_counts;
 
 wasm_bindgen_test_configure!(run_in_dedicated_worker);
 
-/// Starts the 2-thread pool once (the threaded build), and checks that a product's chunks run
+/// Starts the pool once (the threaded build), and checks that a product's chunks run
 /// on two threads.
 async fn two_threads() {
     #[cfg(target_feature = "atomics")]
@@ -41,9 +42,9 @@ async fn two_threads() {
         if STARTED.swap(true, Ordering::SeqCst) {
             return;
         }
-        wasm_bindgen_futures::JsFuture::from(bitlens::api::init_thread_pool(2))
+        wasm_bindgen_futures::JsFuture::from(bitlens::api::init_thread_pool(1))
             .await
-            .expect("initThreadPool(2)");
+            .expect("initThreadPool(1)");
         // Every chunk waits (up to 20 s) until two threads have taken one.
         let seen = Mutex::new(HashSet::new());
         let mut out = vec![0f32; 64];

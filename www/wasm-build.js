@@ -65,14 +65,15 @@ export function chooseBuild(forced) {
 
 /**
  * Imports and initializes the chosen build: its module's exports, the build's key and name,
- * `threads` (the most threads a run may ask for: the size of the threaded build's pool, which
- * starts here, else 1) and `why` (null, or why there is one thread).
+ * `threads` (the most threads a run may ask for: the calling worker and the threaded build's
+ * pool, which starts here, else 1) and `why` (null, or why there is one thread).
  */
 export async function loadWasm(forced) {
   const { key, why } = chooseBuild(forced);
   const mod = await import(new URL(BUILDS[key].module, import.meta.url).href);
   await mod.default();
   const threads = key === 'threads' ? defaultThreads() : 1;
-  if (key === 'threads') await mod.initThreadPool(threads);
+  // The worker calling into the module computes too: a run of n threads needs n - 1 more.
+  if (threads > 1) await mod.initThreadPool(threads - 1);
   return { key, name: BUILDS[key].name, mod, threads, why };
 }

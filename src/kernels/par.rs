@@ -8,10 +8,12 @@
 //! module's memory, before the first product. The one-thread wasm builds have no pool and
 //! run every product on the calling thread.
 //!
-//! A product asking for `threads` threads is cut into a few chunks per thread, and `threads`
-//! tasks take chunks until none is left: a task that starts late (on a busy machine a pool
-//! thread may not get a core for milliseconds) finds no chunk left and ends, so nobody waits
-//! for it. At most the pool's size of them run at once.
+//! A product asking for `threads` threads is cut into a few chunks per thread, and the
+//! calling thread and `threads - 1` tasks on the pool take chunks until none is left: the
+//! caller starts at once (handing the whole product to the pool would cost a second wake-up per
+//! product), and a task that starts late (on a busy machine a pool thread may not get a core for
+//! milliseconds) finds no chunk left and ends. So a pool of `n - 1` threads serves runs of up
+//! to `n` threads; at most the pool's size of tasks run at once.
 
 /// By default a product of fewer weights runs on the calling thread: waking a helper and
 /// handing out chunks costs tens of microseconds, more than such a product gains on a busy
@@ -22,7 +24,8 @@ pub const MIN_PARALLEL_WEIGHTS: usize = 1 << 20;
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 const CHUNKS_PER_THREAD: usize = 8;
 
-/// Runs `f(rows_data, rows_out)` over contiguous runs of rows on up to `threads` threads.
+/// Runs `f(rows_data, rows_out)` over contiguous runs of rows on up to `threads` threads (the
+/// calling thread included).
 /// `data` holds `out.len()` rows of equal size.
 pub fn split_rows<F>(threads: usize, data: &[u8], out: &mut [f32], f: F)
 where
@@ -79,8 +82,8 @@ where
         };
         f(&data[r0 * row_bytes..r1 * row_bytes], o);
     };
-    // `threads` tasks (the scope's own included); a chunk's panic reaches the caller.
-    rayon::scope(|s| {
+    // The caller and `threads - 1` tasks; a chunk's panic reaches the caller.
+    rayon::in_place_scope(|s| {
         for _ in 1..threads.min(chunks) {
             s.spawn(|_| take_chunks());
         }
