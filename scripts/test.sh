@@ -28,13 +28,15 @@ cargo test
 browser_tests() {
   local build="$1" log="/tmp/bitlens-wasm-test.$$.$1.log" e want=2
   local tests=(--lib --test 'web_*')
-  if [ "$build" = threads ]; then tests=(--test web_threads) want=1; fi
+  local release=()
+  # The threaded build tests in release: the deps and std (build-std) of www/pkg-threads serve.
+  if [ "$build" = threads ]; then tests=(--test web_threads) want=1 release=(--release); fi
   echo "== wasm-pack test --headless --chrome, $build build (Debian's chromium + chromedriver)" >&2
   # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
   # The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight
   # on a busy 2-core machine.
   mapfile -t e < <(scripts/wasm-rustflags.sh --env "$build")
-  env "${e[@]}" CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
+  env "${e[@]}" CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test "${release[@]}" --headless --chrome \
     --chromedriver "$(command -v chromedriver)" -- --no-default-features "${tests[@]}" 2>&1 | tee "$log"
   # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure the lib's unit
   # tests and tests/web_*.rs (or web_threads.rs) really ran in the browser.
