@@ -263,7 +263,7 @@ describe('A/B generation panel', () => {
     await page.getByTestId('chat').check();
     const chat = await generate(page, 'Who art thou?', 4);
     assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
-    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.3 MiB per mode\), greedy; 4 layers; AVX2 numerics — done$/);
+    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.3 MiB per mode\), greedy; 4 layers; AVX2 numerics; wasm build: simd128 \+ relaxed SIMD \+ threads; \d threads? — done$/);
     await page.getByTestId('chat').uncheck();
     // Temperature 0.8 with seed 7, twice: the same tokens (the seed is reported).
     await page.getByTestId('seed').fill('7');
