@@ -72,8 +72,17 @@ export async function loadWasm(forced) {
   const { key, why } = chooseBuild(forced);
   const mod = await import(new URL(BUILDS[key].module, import.meta.url).href);
   await mod.default();
-  const threads = key === 'threads' ? defaultThreads() : 1;
+  let threads = key === 'threads' ? defaultThreads() : 1;
+  let reason = why;
   // The worker calling into the module computes too: a run of n threads needs n - 1 more.
-  if (threads > 1) await mod.initThreadPool(threads - 1);
-  return { key, name: BUILDS[key].name, mod, threads, why };
+  if (threads > 1) {
+    try {
+      await mod.initThreadPool(threads - 1);
+    } catch (e) {
+      // E.g. a Content-Security-Policy without blob: workers: the threaded build on one thread.
+      threads = 1;
+      reason = `1 thread: the thread pool did not start (${e?.message ?? e})`;
+    }
+  }
+  return { key, name: BUILDS[key].name, mod, threads, why: reason };
 }
