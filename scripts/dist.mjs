@@ -28,11 +28,16 @@ for (const f of readdirSync(WWW)) {
   const full = join(WWW, f);
   if (statSync(full).isFile() && /\.(js|css|html)$/.test(f)) copy(f);
 }
-// Every wasm build: the generated glue and the .wasm only.
-for (const d of readdirSync(WWW).filter((d) => d.startsWith('pkg') && statSync(join(WWW, d)).isDirectory())) {
+// Every wasm build: the generated glue, its snippets (the threaded build's pool workers) and
+// the .wasm only.
+const copyPkg = (d) => {
   mkdirSync(join(DIST, d));
-  for (const f of readdirSync(join(WWW, d)).filter((f) => /\.(js|wasm)$/.test(f))) copy(join(d, f));
-}
+  for (const f of readdirSync(join(WWW, d))) {
+    if (statSync(join(WWW, d, f)).isDirectory()) copyPkg(join(d, f));
+    else if (/\.(js|wasm)$/.test(f)) copy(join(d, f));
+  }
+};
+for (const d of readdirSync(WWW).filter((d) => d.startsWith('pkg') && statSync(join(WWW, d)).isDirectory())) copyPkg(d);
 mkdirSync(join(DIST, 'models'));
 for (const f of readdirSync(join(WWW, 'models')).filter((f) => /\.(gguf|md)$/.test(f))) copy(join('models', f));
 console.log(`dist: ${copied.length} files in ${DIST}`);

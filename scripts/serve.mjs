@@ -1,5 +1,6 @@
 // A small static server for www/ on the loopback interface: correct MIME types (wasm included),
-// no directory listings, nothing outside the root. `node scripts/serve.mjs [--port N]`; also
+// no directory listings, nothing outside the root; cross-origin isolated (COOP/COEP), so the page
+// runs the threaded build. `node scripts/serve.mjs [--port N]`; also
 // imported by the end-to-end tests and the stream benchmark (`startServer({ port: 0 })`).
 import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -22,6 +23,12 @@ const MIME = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
+/** The headers that make a page cross-origin isolated (served with every file). */
+export const ISOLATION = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 /// Maps a URL path to a file under `root`, or null when it would leave the root.
 function resolvePath(root, urlPath) {
   let p;
@@ -38,9 +45,9 @@ function resolvePath(root, urlPath) {
 
 /**
  * Serves `root` (and `extra`: URL path → file outside it). `onRequest(method, path)` sees every
- * request (the tests count downloads with it).
+ * request (the tests count downloads with it). `isolate: false` leaves out the COOP/COEP headers.
  */
-export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {}, onRequest } = {}) {
+export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {}, onRequest, isolate = true } = {}) {
   root = resolve(root);
   const server = createServer(async (req, res) => {
     onRequest?.(req.method, (req.url || '/').split('?')[0]);
@@ -72,6 +79,9 @@ export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra
       'Content-Length': stat.size,
       'Cache-Control': 'no-cache',
       'X-Content-Type-Options': 'nosniff',
+      // Cross-origin isolation: SharedArrayBuffer, so the page can run the threaded build.
+      // (`isolate: false`: a plain static server, as a docs site that cannot send them.)
+      ...(isolate ? ISOLATION : {}),
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -3,7 +3,8 @@
 # version, and only from the package registries (crates.io, npm, Debian): wasm-opt is off in
 # Cargo.toml, wasm-pack finds wasm-bindgen on PATH, chromedriver is Debian's.
 #
-#   scripts/setup.sh          wasm target, wasm-bindgen-cli, wasm-pack, npm packages
+#   scripts/setup.sh          wasm target, the threaded build's pinned nightly (rust-src and the
+#                             wasm target), wasm-bindgen-cli, wasm-pack, npm packages
 #   scripts/setup.sh --test   also Debian's chromium and chromium-driver (needs root or sudo)
 set -euo pipefail
 
@@ -25,6 +26,17 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   say "adding rust target wasm32-unknown-unknown"
   rustup target add wasm32-unknown-unknown
+fi
+
+# 1b. The threaded wasm build's pinned nightly (scripts/wasm-rustflags.sh names it), with
+# rust-src (it rebuilds std with atomics) and the wasm target; every other build stays on stable.
+nightly=$(scripts/wasm-rustflags.sh --toolchain threads)
+if ! rustup run "$nightly" rustc --version >/dev/null 2>&1 ||
+  ! rustup component list --toolchain "$nightly" --installed 2>/dev/null | grep -q '^rust-src' ||
+  ! rustup target list --toolchain "$nightly" --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  say "installing rust $nightly with rust-src and wasm32-unknown-unknown (the threaded wasm build)"
+  rustup toolchain install "$nightly" --profile minimal --component rust-src \
+    --target wasm32-unknown-unknown
 fi
 
 # 2. wasm-bindgen-cli at exactly the version Cargo.lock pins (the CLI and the crate must agree).

@@ -22,26 +22,34 @@ if ! cmp -s "$smollm2" .web-test-assets/SmolLM2-135M-Instruct.Q4_1.gguf; then
 fi
 cargo test
 
-# Every browser test runs once per wasm build the page can load (baseline simd128, and relaxed
-# SIMD in its own target dir): both must give the scalar reference's bits.
+# Every browser test runs once per one-thread wasm build the page can load (baseline simd128,
+# and relaxed SIMD in its own target dir): both must give the scalar reference's bits. The
+# threaded build (pinned nightly, atomics) runs tests/web_threads.rs: 1 and 2 threads, same bits.
 browser_tests() {
-  local build="$1" log="/tmp/bitlens-wasm-test.$$.$1.log"
+  local build="$1" log="/tmp/bitlens-wasm-test.$$.$1.log" e want=2
+  local tests=(--lib --test 'web_*')
+  local release=()
+  # The threaded build tests in release: the deps and std (build-std) of www/pkg-threads serve.
+  if [ "$build" = threads ]; then tests=(--test web_threads) want=1 release=(--release); fi
   echo "== wasm-pack test --headless --chrome, $build build (Debian's chromium + chromedriver)" >&2
   # Debian's driver, never a downloaded one; webdriver.json adds the flags for a closed network.
   # The runner's defaults (5 s for chromedriver to bind its port, 20 s per test) are too tight
   # on a busy 2-core machine.
-  CARGO_TARGET_DIR="$(scripts/wasm-rustflags.sh --target-dir "$build")" \
-    RUSTFLAGS="$(scripts/wasm-rustflags.sh "$build")" \
-    CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test --headless --chrome \
-    --chromedriver "$(command -v chromedriver)" -- --no-default-features --lib --test 'web_*' 2>&1 | tee "$log"
-  # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure both the lib's
-  # unit tests and tests/web_*.rs really ran in the browser.
+  mapfile -t e < <(scripts/wasm-rustflags.sh --env "$build")
+  env "${e[@]}" CHROMEDRIVER="$(command -v chromedriver)" wasm-pack test "${release[@]}" --headless --chrome \
+    --chromedriver "$(command -v chromedriver)" -- --no-default-features "${tests[@]}" 2>&1 | tee "$log"
+  # wasm-pack exits 0 when a browser test file lacks run_in_browser; make sure the lib's unit
+  # tests and tests/web_*.rs (or web_threads.rs) really ran in the browser.
   local ran
   ran=$(grep -Ec 'test result: ok\. [1-9][0-9]* passed' "$log" || true)
-  if [ "$ran" -lt 2 ] || grep -q 'running 0 tests' "$log"; then
-    echo "test.sh: wasm-pack test ($build) did not run the lib's and tests/web_*.rs's tests in the browser" >&2
+  if [ "$ran" -lt "$want" ] || grep -q 'running 0 tests' "$log"; then
+    echo "test.sh: wasm-pack test ($build) did not run ${tests[*]} in the browser" >&2
     rm -f "$log"
     exit 1
+  fi
+  if [ "$build" = threads ]; then
+    rm -f "$log"
+    return
   fi
   # Unit-test modules must opt in to the browser (see README); say when some did not.
   # (The x86 kernels and the native thread pool are native-only by design: not counted.)
@@ -58,6 +66,7 @@ export WASM_BINDGEN_TEST_DRIVER_TIMEOUT="${WASM_BINDGEN_TEST_DRIVER_TIMEOUT:-60}
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 browser_tests baseline
 browser_tests relaxed
+browser_tests threads
 
 echo "== end-to-end tests (node --test + playwright-core, /usr/bin/chromium)" >&2
 node --test --test-concurrency=1 tests/e2e/

@@ -6,62 +6,22 @@
 
 mod common;
 
-use bitlens::gguf::Gguf;
 use bitlens::kernels::matrix::{FloatInput, MATVEC_TYPES};
 use bitlens::kernels::{matvec, ActScratch, Matrix};
-use bitlens::model::{Generator, Isa, Model, SamplerConfig};
+use bitlens::model::Isa;
 use bitlens::quant::GgmlType;
 use serde_json::Value;
 
 #[path = "common/model_parity.rs"]
 mod model_parity;
 
-/// Products from this many weights are split here (the default threshold is larger than the
-/// fixtures' products).
-const SPLIT_FROM: usize = 1 << 12;
+#[path = "common/thread_parity.rs"]
+mod thread_parity;
 
-/// Greedy ids, each step's logits (as bits) and the prompt NLLs (as bits).
-type Run = (Vec<u32>, Vec<Vec<u32>>, Vec<u64>);
-
-fn run(model: &Model, file: &[u8], prompt: &[u32], steps: usize) -> Run {
-    let mut gen = Generator::new(
-        model,
-        model.norms.clone(),
-        128,
-        SamplerConfig::greedy(),
-        steps,
-    )
-    .unwrap();
-    assert_eq!(gen.state.batch.act.threads, model.threads);
-    gen.state.batch.act.min_parallel_weights = SPLIT_FROM;
-    gen.score_prompt = true;
-    gen.prefill(model, file, prompt).unwrap();
-    let (mut ids, mut logits) = (Vec::new(), Vec::new());
-    while let Some(step) = gen.next_token(model, file).unwrap() {
-        ids.push(step.token);
-        logits.push(gen.state.logits.iter().map(|v| v.to_bits()).collect());
-    }
-    let nll = gen.prompt_score.nll.iter().map(|v| v.to_bits()).collect();
-    (ids, logits, nll)
-}
+use thread_parity::{same_for_thread_counts, SPLIT_FROM};
 
 fn same_for_any_thread_count(file: &[u8], isa: Isa, prompt: &[u32], steps: usize) {
-    let g = Gguf::parse(file).unwrap();
-    let mut model = Model::load(&g, file).unwrap();
-    model.isa = isa;
-    let c = &model.config;
-    // The projections and head are split (else this would test nothing).
-    assert!(c.kv_dim() * c.dim >= SPLIT_FROM && c.vocab_size * c.dim >= SPLIT_FROM);
-    let one = run(&model, file, prompt, steps);
-    assert_eq!(one.0.len(), steps);
-    assert_eq!(one.2.len(), prompt.len() - 1);
-    for threads in [2, 3] {
-        model.threads = threads;
-        let many = run(&model, file, prompt, steps);
-        assert_eq!(many.0, one.0, "{threads} threads: ids");
-        assert!(many.1 == one.1, "{threads} threads: logits differ");
-        assert_eq!(many.2, one.2, "{threads} threads: prompt NLLs");
-    }
+    same_for_thread_counts(file, isa, prompt, steps, &[2, 3]);
 }
 
 fn fixture_case(name: &str) -> (Vec<u8>, Vec<u32>) {
@@ -89,10 +49,7 @@ fn tq2_fixture_same_bits_for_any_thread_count() {
 #[test]
 fn smollm2_same_bits_for_any_thread_count() {
     let file = common::read_smollm2();
-    // Token ids of "The capital of France is" (any ids in the vocabulary would do).
-    let g = Gguf::parse(&file).unwrap();
-    let tok = bitlens::tokenizer::Tokenizer::from_gguf(&g).unwrap();
-    let prompt = tok.encode("The capital of France is", true, true);
+    let prompt = thread_parity::smollm2_prompt(&file);
     same_for_any_thread_count(&file, Isa::Avx512, &prompt, 8);
 }
 

@@ -13,7 +13,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use bitlens::api::{GgufFile, ModelRunner};
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Reflect;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -24,31 +24,19 @@ mod model_parity;
 
 use model_parity::ids;
 
-wasm_bindgen_test_configure!(run_in_browser);
+#[path = "common/web_fetch.rs"]
+mod web_fetch;
 
-const URL: &str = "/.web-test-assets/SmolLM2-135M-Instruct.Q4_1.gguf";
+use web_fetch::{fetch_bytes, SMOLLM2_MISSING, SMOLLM2_URL};
+
+wasm_bindgen_test_configure!(run_in_browser);
 
 /// The page streams files in 16 MiB slices; so does this test.
 const CHUNK: u32 = 16 << 20;
 
 /// Fetches the file and pushes it into a `GgufFile` chunk by chunk, as the page's worker does.
 async fn load_smollm2() -> GgufFile {
-    let fetch = js_sys::Function::from(Reflect::get(&js_sys::global(), &"fetch".into()).unwrap());
-    let resp = JsFuture::from(js_sys::Promise::from(
-        fetch.call1(&JsValue::NULL, &URL.into()).unwrap(),
-    ))
-    .await
-    .unwrap();
-    let ok = Reflect::get(&resp, &"ok".into()).unwrap().as_bool() == Some(true);
-    assert!(
-        ok,
-        "{URL} is missing: run scripts/test.sh (it links the cached SmolLM2 file there)"
-    );
-    let array_buffer = js_sys::Function::from(Reflect::get(&resp, &"arrayBuffer".into()).unwrap());
-    let buf = JsFuture::from(js_sys::Promise::from(array_buffer.call0(&resp).unwrap()))
-        .await
-        .unwrap();
-    let all = Uint8Array::new(&buf);
+    let all = fetch_bytes(SMOLLM2_URL, SMOLLM2_MISSING).await;
     let mut file = GgufFile::new(all.length() as f64).unwrap();
     let mut at = 0;
     while at < all.length() {

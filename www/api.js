@@ -14,7 +14,7 @@ import { CACHE_NAME, MODES, MSG, kindError, toError } from './protocol.js';
 /** The page's worker and the routing of its replies to their requests. */
 class Client {
   constructor() {
-    // `?build=baseline|relaxed` on the page forces a wasm build (benchmarks); else the worker
+    // `?build=baseline|relaxed|threads` on the page forces a wasm build (benchmarks); else the worker
     // picks the best one the browser validates.
     const url = new URL('./worker.js', import.meta.url);
     const build = new URLSearchParams(globalThis.location?.search ?? '').get('build');
@@ -227,7 +227,8 @@ export class Lens {
    * Generates from `prompt`: an async iterator of `{mode, token, text, probe, index, pos,
    * tokensPerS}`, one token of each mode in turn. See `Generation` for its info and status.
    * Options: prompt, chat, maxTokens, temperature (0 = greedy), topK, topP, repeatPenalty,
-   * seed, modes (default both; strict mode refuses 'rescaled'), isa, score, signal.
+   * seed, modes (default both; strict mode refuses 'rescaled'), isa, score, threads (default:
+   * as many as the threaded build's pool has; 1 in the one-thread builds), signal.
    */
   generate(options = {}) {
     return new Generation(this, options);
@@ -261,6 +262,7 @@ function runPayload(o) {
     modes: o.modes ?? MODES,
     isa: o.isa,
     score: !!o.score,
+    threads: o.threads,
   };
 }
 

@@ -6,6 +6,7 @@
 import { logLineChart } from './chart.js';
 import { GENERATE_DEFAULTS } from './config.js';
 import { el } from './render.js';
+import { MAX_THREADS, defaultThreads, whyOneThread } from './wasm-build.js';
 
 const MODES = {
   baseline: 'Baseline: gammas as stored',
@@ -23,6 +24,12 @@ function num(x) {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return '∞';
   return x < 1e6 ? x.toFixed(x < 100 ? 2 : 1) : x.toExponential(2);
+}
+
+/** A run's threads as the status says them: "2 threads", or why there is one. */
+function threadsText(build) {
+  if (build.threads > 1 || !build.why) return `${build.threads} thread${build.threads === 1 ? '' : 's'}`;
+  return build.why;
 }
 
 export class GeneratePanel {
@@ -47,6 +54,9 @@ export class GeneratePanel {
       el('option', { value: 'avx2' }, 'AVX2 build'),
       el('option', { value: 'avx512' }, 'AVX-512 build'),
     ]);
+    // Threads for the products' rows (the threaded build; the worker keeps it within its pool).
+    this.$threads = el('input', { type: 'number', min: '1', max: String(MAX_THREADS), step: '1', value: String(defaultThreads()), 'data-testid': 'threads', title: 'same tokens and logits for any count' });
+    this.$threadsNote = el('span', { class: 'hint', 'data-testid': 'threads-note' }, whyOneThread() ?? '');
     this.$run = el('button', { type: 'button', 'data-testid': 'run' }, 'Run');
     this.$stop = el('button', { type: 'button', 'data-testid': 'stop', disabled: '' }, 'Stop');
     this.$status = el('p', { class: 'run-status', 'data-testid': 'run-status' });
@@ -87,6 +97,7 @@ export class GeneratePanel {
         el('label', {}, ['repetition penalty ', this.$penalty]),
         el('label', { title: 'the perplexity of the prompt under each mode: one head product per prompt token' }, [this.$score, ' score the prompt']),
         el('label', {}, ['numerics of ', this.$isa]),
+        el('label', {}, ['threads ', this.$threads, ' ', this.$threadsNote]),
         this.$run,
         this.$stop,
       ]),
@@ -147,6 +158,7 @@ export class GeneratePanel {
       repeatPenalty: num(this.$penalty, 0),
       isa: this.$isa.value,
       score: this.$score.checked,
+      threads: Math.max(1, num(this.$threads, 1, true)),
       strict: this.strict(),
     });
     this.current = gen;
@@ -178,7 +190,8 @@ export class GeneratePanel {
     const seed = this.$temp.value > 0 ? `, seed ${info.seed}` : ', greedy';
     // What each mode holds besides the shared weights: KV cache, activations, norm vectors.
     const perMode = `${(info.perModeBytes / 1048576).toFixed(1)} MiB per mode`;
-    this.$status.textContent = `prompt: ${promptIds.length} tokens; context ${info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics${build ? `; wasm build: ${build.name}` : ''}`;
+    this.$status.textContent = `prompt: ${promptIds.length} tokens; context ${info.nCtx} (${perMode})${seed}${c.n_layers ? `; ${c.n_layers} layers` : ''}; ${info.isa === 'avx512' ? 'AVX-512' : 'AVX2'} numerics${build ? `; wasm build: ${build.name}; ${threadsText(build)}` : ''}`;
+    if (build) this.$threadsNote.textContent = build.why ?? '';
     for (const [mode, why] of Object.entries(refused || {})) this.columns[mode].note.textContent = why;
     this._showScores(scores || {});
   }

@@ -23,7 +23,10 @@
 //                                                (null for passes 0), the wasm build, the wasm
 //                                                memory held, the load's seconds and steps
 // RUN = {prompt, chat, seed, maxTokens, temperature, topK, topP, repeatPenalty, isa, score,
-//        modes, rescale, strict}
+//        modes, rescale, strict, threads}
+// build (in RUN_INFO and SCORES) = {key, name, threads, maxThreads, why}: the wasm build, the
+//        threads this run got (1..maxThreads, the threaded build's pool), and why there is only
+//        one (null, or e.g. "1 thread: this page is not cross-origin isolated").
 //
 // Replies to an OPEN (worker → page), in order:
 //   {id, type: PROGRESS, loaded, total}                   (any number of times)

@@ -1,6 +1,8 @@
-// Which wasm build this browser runs, decided once: the relaxed-SIMD build where the browser
-// validates relaxed SIMD, else the baseline simd128 build. `?build=baseline` or
-// `?build=relaxed` on the page (passed to the worker's URL) forces one, for benchmarks.
+// Which wasm build this browser runs, decided once: the threaded build (relaxed SIMD, its
+// products' rows on a pool of Web Workers sharing the memory) where the page is cross-origin
+// isolated and the browser has SharedArrayBuffer and relaxed SIMD; else the relaxed-SIMD
+// build where the browser validates relaxed SIMD, else the baseline simd128 build.
+// `?build=baseline|relaxed|threads` on the page (passed to the worker's URL) forces one.
 
 /**
  * The smallest module using relaxed SIMD: one function whose body is three v128.const and
@@ -18,6 +20,7 @@ const RELAXED_PROBE = new Uint8Array([
 
 /** The builds, best first: the name shown in the page and the package's module. */
 export const BUILDS = {
+  threads: { name: 'simd128 + relaxed SIMD + threads', module: './pkg-threads/bitlens.js' },
   relaxed: { name: 'simd128 + relaxed SIMD', module: './pkg-relaxed/bitlens.js' },
   baseline: { name: 'simd128', module: './pkg/bitlens.js' },
 };
@@ -31,19 +34,56 @@ export function hasRelaxedSimd() {
   }
 }
 
-/** The build to load: `forced` ('baseline' | 'relaxed') if given, else the best supported. */
-export function chooseBuild(forced) {
-  if (forced === 'baseline' || (forced !== 'relaxed' && !hasRelaxedSimd())) return 'baseline';
-  return 'relaxed';
+/** The most threads a run may ask for: the hardware concurrency, at most 8. */
+export const MAX_THREADS = 8;
+
+export function defaultThreads() {
+  return Math.max(1, Math.min(MAX_THREADS, globalThis.navigator?.hardwareConcurrency || 1));
 }
 
 /**
- * Imports and initializes the chosen build: the build's key and name, the JS module (`mod`)
- * and the instance's exports (`exports.memory` is its wasm memory).
+ * Why this page gets one thread: null where it can run the threaded build, else the sentence
+ * the page shows.
+ */
+export function whyOneThread() {
+  if (!globalThis.crossOriginIsolated) return '1 thread: this page is not cross-origin isolated';
+  if (typeof SharedArrayBuffer !== 'function') return '1 thread: this browser has no SharedArrayBuffer';
+  if (!hasRelaxedSimd()) return '1 thread: the threaded build needs relaxed SIMD, which this browser lacks';
+  return null;
+}
+
+/**
+ * The build to load, {key, why}: `forced` ('baseline' | 'relaxed' | 'threads') if given, else
+ * the best supported; `why` says why a build is not the threaded one.
+ */
+export function chooseBuild(forced) {
+  const why = whyOneThread();
+  if (forced === 'threads' || (!forced && !why)) return { key: 'threads', why: null };
+  if (forced === 'baseline' || (forced !== 'relaxed' && !hasRelaxedSimd())) return { key: 'baseline', why: why ?? `1 thread: ?build=${forced}` };
+  return { key: 'relaxed', why: why ?? `1 thread: ?build=${forced}` };
+}
+
+/**
+ * Imports and initializes the chosen build: the JS module (`mod`), the instance's exports
+ * (`exports.memory` is its wasm memory), the build's key and name,
+ * `threads` (the most threads a run may ask for: the calling worker and the threaded build's
+ * pool, which starts here, else 1) and `why` (null, or why there is one thread).
  */
 export async function loadWasm(forced) {
-  const key = chooseBuild(forced);
+  const { key, why } = chooseBuild(forced);
   const mod = await import(new URL(BUILDS[key].module, import.meta.url).href);
   const exports = await mod.default();
-  return { key, name: BUILDS[key].name, mod, exports };
+  let threads = key === 'threads' ? defaultThreads() : 1;
+  let reason = why;
+  // The worker calling into the module computes too: a run of n threads needs n - 1 more.
+  if (threads > 1) {
+    try {
+      await mod.initThreadPool(threads - 1);
+    } catch (e) {
+      // E.g. a Content-Security-Policy without blob: workers: the threaded build on one thread.
+      threads = 1;
+      reason = `1 thread: the thread pool did not start (${e?.message ?? e})`;
+    }
+  }
+  return { key, name: BUILDS[key].name, mod, exports, threads, why: reason };
 }

@@ -8,16 +8,23 @@ import { CHUNK_BYTES, MEMORY_LIMITS, PROGRESS_INTERVAL_MS, READ_AHEAD_CHUNKS } f
 import { CACHE_NAME, MODES, MSG, kindError, plainError } from './protocol.js';
 import { loadWasm } from './wasm-build.js';
 
-// The relaxed-SIMD build where the browser has it (`?build=` on the worker's URL forces one).
+// The threaded build where the page is cross-origin isolated, else the relaxed-SIMD build where
+// the browser has it (`?build=` on the worker's URL forces one).
 const wasmReady = loadWasm(new URL(self.location.href).searchParams.get('build'));
 let GgufFile;
 let ModelRunner;
 let estimateMemory;
 let wasmBuild;
-wasmReady.then(({ key, name, mod }) => {
+wasmReady.then(({ key, name, mod, threads, why }) => {
   ({ GgufFile, ModelRunner, estimateMemory } = mod);
-  wasmBuild = { key, name };
+  wasmBuild = { key, name, maxThreads: threads, why };
 });
+
+/** The threads a run gets: as asked (default: all of the pool), within 1..the pool's size. */
+function runThreads(asked) {
+  const n = Math.floor(Number(asked ?? wasmBuild.maxThreads)) || 1;
+  return Math.max(1, Math.min(wasmBuild.maxThreads, n));
+}
 
 /** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner, bytes}, seconds, from, memory} */
 const files = new Map();
@@ -362,6 +369,7 @@ function prepare(f, msg) {
     strict: !!msg.strict,
     isa: msg.isa,
     scorePrompt: !!msg.score,
+    threads: runThreads(msg.threads),
   });
   const info = runner.info();
   const modes = asked.filter((m) => info.modes.includes(m));
@@ -369,7 +377,8 @@ function prepare(f, msg) {
   runner.setMaxTokens(msg.maxTokens ?? 256);
   const promptIds = [...runner.prompt(f.file, msg.prompt ?? '', !!msg.chat)];
   const scores = Object.fromEntries(modes.map((m) => [m, runner.promptScore(m)]));
-  return { runner, modes, reply: { info, build: wasmBuild, modes, refused, promptIds, scores } };
+  const build = { ...wasmBuild, threads: runThreads(msg.threads) };
+  return { runner, modes, reply: { info, build, modes, refused, promptIds, scores } };
 }
 
 /** Scores the prompt under each mode, without generating. */

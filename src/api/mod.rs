@@ -26,6 +26,13 @@ pub use tokenizer::GgufTokenizer;
 
 pub use model::ModelRunner;
 
+/// The threaded build only (`+atomics`): `initThreadPool(n)` starts the products' pool on `n`
+/// Web Workers sharing this module's memory (a Promise; once, before the first run). Runs then
+/// ask for up to `n + 1` threads (`ModelRunner` option `threads`; the calling thread computes
+/// too).
+#[cfg(target_feature = "atomics")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 

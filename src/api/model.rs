@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Options: `{ctx?, maxTokens?, temperature?, topK?, topP?, repeatPenalty?, seed?, rescale?,
-//! strict?, ab?, isa?, scorePrompt?}`; `temperature: 0` is greedy; `ctx` may exceed the file's
+//! strict?, ab?, isa?, scorePrompt?, threads?}`; `threads` (threaded build) splits each
+//! product's rows over the page's pool, with the same bits for any count; `temperature: 0` is greedy; `ctx` may exceed the file's
 //! context length (a warning is logged, as llama.cpp does; `MAX_STATE_BYTES` bounds it);
 //! `rescale` (default true) asks for the rescaled mode next to the baseline and `strict`
 //! (default false) refuses it: the core's `RescalePolicy` decides, and `info().rescale` says
@@ -22,7 +23,9 @@
 //! `scorePrompt: true` scores every prompt token under each mode (`promptScore(mode)`:
 //! per-token negative log-likelihood, mean, perplexity; one head product per prompt token); `isa` ("avx2",
 //! the default, or "avx512") picks which x86 build of the reference engine to mirror bit for bit
-//! (their float sums and `expf` round differently; see `Isa`).
+//! (their float sums and `expf` round differently; see `Isa`). `threads` (default 1) splits the
+//! large products' rows over that many threads in the threaded build (same bits for any count;
+//! the one-thread builds ignore it).
 
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::prelude::*;
@@ -51,6 +54,7 @@ struct RunOptions {
     ab: Option<bool>,
     isa: Option<String>,
     score_prompt: bool,
+    threads: usize,
 }
 
 impl Default for RunOptions {
@@ -69,6 +73,7 @@ impl Default for RunOptions {
             ab: None,
             isa: None,
             score_prompt: false,
+            threads: 1,
         }
     }
 }
@@ -207,6 +212,7 @@ impl ModelRunner {
         if let Some(name) = &o.isa {
             model.isa = Isa::from_name(name).map_err(|e| js_error("bad_argument", &e))?;
         }
+        model.threads = o.threads.max(1);
         let tokenizer =
             Tokenizer::from_gguf(g).map_err(|e| js_error("tokenizer", &e.to_string()))?;
         let sampler = SamplerConfig {

@@ -84,7 +84,7 @@ impl GgufFile {
         let plan = self.export_plan(options)?;
         // Views into wasm memory are valid only until the next allocation: nothing allocates
         // in wasm between `parts` and the Blob constructor, which copies them.
-        let parts = self.parts(&plan);
+        let parts = self.parts(&plan)?;
         web_sys::Blob::new_with_u8_array_sequence(&parts)
     }
 
@@ -133,7 +133,7 @@ impl GgufFile {
 
     /// The Blob parts of `plan`, in file order. Original tensors are views into wasm memory:
     /// consume the array before anything else runs in this module.
-    fn parts(&self, plan: &ExportPlan) -> Array {
+    fn parts(&self, plan: &ExportPlan) -> Result<Array, JsValue> {
         let (lay, segments) = plan.layout();
         let parts = Array::new();
         parts.push(&Uint8Array::from(&lay.header[..]));
@@ -145,8 +145,13 @@ impl GgufFile {
             // SAFETY: `bytes` lives in this GgufFile's buffer or in `plan`, both alive until
             // the Blob has copied them; see `export_blob`.
             let view = unsafe { Uint8Array::view(bytes) };
+            // The threaded build's memory is a SharedArrayBuffer, which the Blob constructor
+            // refuses: each part goes in as a Blob of its own copy (one part copied at a time).
+            #[cfg(target_feature = "atomics")]
+            let view =
+                web_sys::Blob::new_with_u8_array_sequence(&Array::of1(&Uint8Array::new(&view)))?;
             parts.push(&view);
         }
-        parts
+        Ok(parts)
     }
 }

@@ -32,11 +32,12 @@ export async function launch() {
 
 /**
  * Serves `root` (default www/) on a free loopback port; `extra` maps URL paths to files outside
- * it. `requests` lists every requested path (`count(path)` counts GETs of one).
+ * it. `requests` lists every requested path (`count(path)` counts GETs of one). `isolate: false`:
+ * without the cross-origin isolation headers (the page then runs one thread).
  */
-export async function serve(extra = {}, { root } = {}) {
+export async function serve(extra = {}, { root, isolate } = {}) {
   const requests = [];
-  const { server, url } = await startServer({ port: 0, extra, root, onRequest: (method, path) => requests.push(`${method} ${path}`) });
+  const { server, url } = await startServer({ port: 0, extra, root, isolate, onRequest: (method, path) => requests.push(`${method} ${path}`) });
   return {
     url,
     requests,
@@ -59,7 +60,7 @@ export async function openPage(browser, url) {
 
 /**
  * For a test file: starts the server (with `extra` and `root`, as `serve`) and Chromium before
- * its tests and stops both after them (`root` may be a function, called after `setup`;
+ * its tests and stops both after them (`isolate` as `serve`; `root` may be a function, called after `setup`;
  * `served(server)` runs once the server is up). `open(query)` gives a fresh page at `query` with the
  * `loaded` selector (default: the one element has loaded its file; null: none) and the `ready`
  * selector (if any) present; its locators wait `timeout` ms, its console errors and uncaught
@@ -67,12 +68,12 @@ export async function openPage(browser, url) {
  * page, then asserts it had no problems, and closes it even on failure. `server()` is the
  * running server (its `url`, `requests`, `count`), `browser()` the browser.
  */
-export function pageFixture({ extra = {}, root, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup, served } = {}) {
+export function pageFixture({ extra = {}, root, isolate, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup, served } = {}) {
   let browser;
   let server;
   before(async () => {
     await setup?.();
-    server = await serve(extra, { root: typeof root === 'function' ? root() : root });
+    server = await serve(extra, { root: typeof root === 'function' ? root() : root, isolate });
     await served?.(server);
     browser = await launch();
   });

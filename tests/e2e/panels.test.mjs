@@ -257,11 +257,11 @@ describe('A/B generation panel', () => {
     assert.match(twin.verdict, /^On this prompt the rescaled gammas \(×√n\) predict the text better/);
   }));
 
-  test('?build=baseline loads the simd128 build (the default here is relaxed SIMD): same tokens', TIMEOUT, () => withPage('?build=baseline', async (page) => {
+  test('?build=baseline loads the simd128 build (the default here is the threaded one): same tokens', TIMEOUT, () => withPage('?build=baseline', async (page) => {
     await page.getByTestId('chat').check();
     const chat = await generate(page, 'Who art thou?', 4);
     assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
-    assert.match(await page.getByTestId('run-status').textContent(), /; wasm build: simd128 — done$/);
+    assert.match(await page.getByTestId('run-status').textContent(), /; wasm build: simd128; 1 thread: \?build=baseline — done$/);
   }));
 
   test('chat template and a seeded sampled run', TIMEOUT, () => withPage('', async (page) => {
@@ -270,7 +270,7 @@ describe('A/B generation panel', () => {
     await page.getByTestId('chat').check();
     const chat = await generate(page, 'Who art thou?', 4);
     assert.deepEqual(chat.baseline.ids, [198, 40, 378, 323]);
-    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.8 MiB per mode\), greedy; 4 layers; AVX2 numerics; wasm build: simd128 \+ relaxed SIMD — done$/);
+    assert.match(await page.getByTestId('run-status').textContent(), /^prompt: 16 tokens; context 256 \(0\.8 MiB per mode\), greedy; 4 layers; AVX2 numerics; wasm build: simd128 \+ relaxed SIMD \+ threads; \d threads? — done$/);
     await page.getByTestId('chat').uncheck();
     // Temperature 0.8 with seed 7, twice: the same tokens (the seed is reported).
     await page.getByTestId('seed').fill('7');

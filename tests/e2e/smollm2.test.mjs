@@ -1,7 +1,8 @@
 // The real SmolLM2-135M-Instruct Q4_1 file (98 MB, fetched into the cache by
 // scripts/fetch-smollm2.sh) opened by URL in the page, then run greedily with the numerics of
 // the AVX-512 llama.cpp build that made tests/data/smollm2/greedy.json: the page's tokens are
-// llama.cpp's, and "The capital of France is" goes on with " Paris".
+// llama.cpp's, and "The capital of France is" goes on with " Paris"; with 2 threads (the
+// threaded build: the page is cross-origin isolated) and again with 1, the same tokens.
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -28,16 +29,20 @@ test('SmolLM2 in the page: greedy tokens equal llama.cpp (AVX-512 numerics), Fra
   await page.getByTestId('max-tokens').fill(String(c.greedy_ids.length));
   await page.getByTestId('temperature').fill('0');
   await page.getByTestId('isa').selectOption('avx512');
-  await page.getByTestId('run').click();
-  await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
+  for (const threads of [2, 1]) {
+    await page.getByTestId('threads').fill(String(threads));
+    await page.getByTestId('run').click();
+    await page.locator('[data-testid="generate"][data-state="done"]').waitFor(WAIT);
 
-  const status = await page.getByTestId('run-status').textContent();
-  assert.match(status, new RegExp(`prompt: ${c.prompt_ids.length} tokens`));
-  assert.match(status, /AVX-512 numerics/);
-  const ids = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').map(Number);
-  assert.deepEqual(ids, c.greedy_ids);
-  const text = await page.getByTestId('text-baseline').textContent();
-  assert.equal(text, c.greedy_text);
-  assert.ok(text.startsWith(' Paris'), text);
-  assert.match(await page.getByTestId('note-rescaled').textContent(), /strict mode/);
+    const status = await page.getByTestId('run-status').textContent();
+    assert.match(status, new RegExp(`prompt: ${c.prompt_ids.length} tokens`));
+    assert.match(status, /AVX-512 numerics/);
+    assert.match(status, new RegExp(`wasm build: simd128 \\+ relaxed SIMD \\+ threads; ${threads} threads? — done$`));
+    const ids = (await page.getByTestId('mode-baseline').getAttribute('data-ids')).split(',').map(Number);
+    assert.deepEqual(ids, c.greedy_ids, `${threads} threads`);
+    const text = await page.getByTestId('text-baseline').textContent();
+    assert.equal(text, c.greedy_text);
+    assert.ok(text.startsWith(' Paris'), text);
+    assert.match(await page.getByTestId('note-rescaled').textContent(), /strict mode/);
+  }
 }));
