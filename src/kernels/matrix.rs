@@ -408,13 +408,8 @@ mod tests {
     /// and with the rows split over threads (natively).
     #[test]
     fn matmul_is_matvec_per_column() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::kernels::testdata::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next();
         let (rows, cols, n) = (70, 512, 3);
         let x: Vec<f32> = (0..n * cols)
             .map(|_| (next() % 20001) as f32 / 5000.0 - 2.0)

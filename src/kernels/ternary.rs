@@ -308,13 +308,8 @@ pub(crate) mod tests {
     /// (code 3 included, which never occurs in a valid file but must not overflow), batches of
     /// 1 to 6 columns with extreme activations, several row lengths.
     pub(crate) fn check_matmul_i2s(kernel: I2sMatmul) {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::kernels::testdata::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         for (cols, n) in [
             (128, 1),
             (256, 2),

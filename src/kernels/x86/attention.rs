@@ -117,8 +117,8 @@ unsafe fn kqv_avx2(
 
 #[cfg(test)]
 mod tests {
-    use super::super::testdata::{Rng, ORDERS};
     use super::*;
+    use crate::kernels::testdata::{Rng, ORDERS};
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()

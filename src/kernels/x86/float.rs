@@ -112,10 +112,10 @@ pub fn matvec_float(
 #[cfg(test)]
 mod tests {
     use super::super::has_avx2_fma_f16c;
-    use super::super::testdata::{Rng, ORDERS};
     use super::*;
     use crate::kernels::float as scalar;
     use crate::kernels::float::{round_to_bf16, round_to_f16};
+    use crate::kernels::testdata::{Rng, ORDERS};
     use half::{bf16, f16};
 
     #[test]

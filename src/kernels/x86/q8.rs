@@ -89,9 +89,9 @@ pub fn matvec_q8(kind: Block32, packed: &[u8], q: &[i8], d: &[f32], s: &[f32], o
 #[cfg(test)]
 mod tests {
     use super::super::has_avx2_fma_f16c;
-    use super::super::testdata::Rng;
     use super::*;
     use crate::kernels::q8 as scalar;
+    use crate::kernels::testdata::Rng;
     use half::f16;
 
     #[test]

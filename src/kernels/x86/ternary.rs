@@ -135,9 +135,9 @@ pub fn matvec_tq2(packed: &[u8], q: &[i8], d: &[f32], bsums: &[i16], out: &mut [
 #[cfg(test)]
 mod tests {
     use super::super::has_avx2_fma_f16c;
-    use super::super::testdata::Rng;
     use super::*;
     use crate::kernels::quantize_q8k;
+    use crate::kernels::testdata::Rng;
     use half::f16;
 
     #[test]
