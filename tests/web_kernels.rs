@@ -353,7 +353,7 @@ fn simd128_f16_matvec_on_the_f16_grid() {
 fn simd128_f16_matvec_smallest_products() {
     let mut rng = Rng(48);
     let (rows, cols) = (16, 512 + 24);
-    let mut small = |rng: &mut Rng| {
+    let small = |rng: &mut Rng| {
         let h = (rng.next() % 0x0c00) as u16 | if rng.next() % 2 == 0 { 0x8000 } else { 0 };
         half::f16::from_bits(h)
     };

@@ -15,7 +15,7 @@ pub mod ternary;
 
 pub use float::matvec_float;
 pub use q8::matvec_q8;
-pub use ternary::{i2s_row_dot, matmul_i2s, tq2_block_lanes};
+pub use ternary::{matmul_i2s, tq2_block_lanes};
 
 use super::choice::Kernels;
 

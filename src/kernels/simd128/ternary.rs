@@ -25,30 +25,6 @@ fn codes(b: v128, shift: u32) -> v128 {
 /// may hold code 3). Real models have rows of at most a few ten thousand.
 const MAX_COLS: usize = 65536;
 
-/// `Σ code·q` over one I2_S row, 16 lanes at a time (the simple form, kept as a reference for
-/// the batch kernels' benchmark).
-pub fn i2s_row_dot(row: &[u8], q: &[i8]) -> i32 {
-    let mut acc = i32x4_splat(0);
-    for (blk, base) in (0..row.len()).step_by(32).zip((0..q.len()).step_by(128)) {
-        let b = [load(row, blk), load(row, blk + 16)];
-        // Products are at most 3*128 in magnitude; four of them fit an i16 lane.
-        let mut lo = i16x8_splat(0);
-        let mut hi = i16x8_splat(0);
-        for plane in 0..4 {
-            let shift = 6 - 2 * plane as u32;
-            for (half, &bh) in b.iter().enumerate() {
-                let c = codes(bh, shift);
-                let qv = load_i8(q, base + 32 * plane + 16 * half);
-                lo = i16x8_add(lo, i16x8_extmul_low_i8x16(c, qv));
-                hi = i16x8_add(hi, i16x8_extmul_high_i8x16(c, qv));
-            }
-        }
-        acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(lo));
-        acc = i32x4_add(acc, i32x4_extadd_pairwise_i16x8(hi));
-    }
-    hsum_i32x4(acc)
-}
-
 /// Eight i16 values of `q16` at `at` (bounds checked).
 #[inline(always)]
 fn load_i16(q: &[i16], at: usize) -> v128 {
