@@ -266,6 +266,22 @@ fn simd128_float_matvec_equals_scalar() {
 /// (the "F16 grid" path: plain f64 sums, many of them on f32 rounding midpoints), plus rows
 /// with a large lane sum (also only for a while) and an infinity; every row equal to the
 /// scalar reference.
+/// `rows` F16 rows (`bytes`) times `x` in `order`, simd128 against scalar bit for bit; returns
+/// the scalar result.
+fn f16_matvec_equals_scalar(
+    bytes: &[u8],
+    x: &[f32],
+    rows: usize,
+    order: DotOrder,
+    row: &mut Vec<f32>,
+) -> Vec<f32> {
+    let (mut want, mut got) = (vec![0f32; rows], vec![0f32; rows]);
+    float::matvec_float(bytes, FloatType::F16, x, order, row, &mut want);
+    simd128::matvec_float(bytes, FloatType::F16, x, order, row, &mut got);
+    assert_same(&got, &want, &format!("{order:?}"));
+    want
+}
+
 #[wasm_bindgen_test]
 fn simd128_f16_matvec_on_the_f16_grid() {
     let mut rng = Rng(2560);
@@ -286,11 +302,7 @@ fn simd128_f16_matvec_on_the_f16_grid() {
     let bytes: Vec<u8> = w.iter().flat_map(|h| h.to_le_bytes()).collect();
     let mut row = Vec::new();
     for order in ORDERS {
-        let mut want = vec![0f32; rows];
-        let mut got = vec![0f32; rows];
-        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
-        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
-        assert_same(&got, &want, &format!("{order:?}"));
+        let want = f16_matvec_equals_scalar(&bytes, &x, rows, order, &mut row);
         assert!(want[3].is_infinite() || want[3].is_nan());
         // Both simd128 paths, called directly on the first rows.
         let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
@@ -363,11 +375,7 @@ fn simd128_f16_matvec_smallest_products() {
     let x: Vec<f32> = (0..cols).map(|_| small(&mut rng).to_f32()).collect();
     let mut row = Vec::new();
     for order in ORDERS {
-        let mut want = vec![0f32; rows];
-        let mut got = vec![0f32; rows];
-        float::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut want);
-        simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
-        assert_same(&got, &want, &format!("{order:?}"));
+        let want = f16_matvec_equals_scalar(&bytes, &x, rows, order, &mut row);
         assert!(want.iter().any(|&v| v != 0.0 && v.abs() < 1e-8), "{want:?}");
     }
 }
