@@ -5,6 +5,8 @@
 //! run as separate generators: ids, logits, probes, scores, stop reasons, per-mode limits, Stop.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
 use bitlens::gguf::Gguf;
 use bitlens::model::sampler::argmax;
 use bitlens::model::score::nll;
@@ -30,13 +32,10 @@ fn bits(x: &[f32]) -> Vec<u32> {
 
 /// A prompt of `n` ids from a fixed pseudo-random stream (BOS first).
 fn prompt(n: usize, vocab: usize, bos: u32) -> Vec<u32> {
-    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rng = common::Rng(0x9e37_79b9_7f4a_7c15);
     let mut out = vec![bos];
     while out.len() < n {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        out.push((s % vocab as u64) as u32);
+        out.push(rng.below(vocab as u64) as u32);
     }
     out
 }

@@ -2,27 +2,18 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use common::cli::{bitlens, Run};
+use common::{fixture_arg as path, read_fixture, Bytes};
 
-use common::{fixture, Bytes};
-
-fn inspect(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bitlens"))
-        .arg("inspect")
-        .args(args)
-        .output()
-        .expect("run bitlens")
-}
-
-fn path(name: &str) -> String {
-    fixture(name).to_str().unwrap().to_string()
+fn inspect(args: &[&str]) -> Run {
+    bitlens(&[&["inspect"], args].concat(), &[])
 }
 
 /// Exit status 1, nothing on stdout, exactly one line on stderr; returns that line.
-fn one_line_error(o: &Output) -> String {
+fn one_line_error(o: &Run) -> String {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(o.stdout.is_empty());
-    let err = String::from_utf8(o.stderr.clone()).unwrap();
+    let err = &o.stderr;
     assert_eq!(err.matches('\n').count(), 1, "{err:?}");
     assert!(err.ends_with('\n'));
     err.trim_end().to_string()
@@ -33,7 +24,7 @@ fn table_of_the_i2_s_fixture() {
     let o = inspect(&[&path("fixtures/bitnet-b158-tiny-i2_s.gguf")]);
     assert!(o.status.success());
     assert!(o.stderr.is_empty());
-    let out = String::from_utf8(o.stdout).unwrap();
+    let out = o.stdout;
     assert!(
         out.contains("GGUF v3, 586176 bytes, 24 metadata keys, 24 tensors"),
         "{out}"
@@ -71,7 +62,7 @@ fn table_of_the_i2_s_fixture() {
 fn json_of_the_i2_s_fixture() {
     let o = inspect(&[&path("fixtures/bitnet-b158-tiny-i2_s.gguf"), "--json"]);
     assert!(o.status.success());
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(j["format"], "bitlens-inspect-1");
     assert_eq!(j["version"], 3);
     assert_eq!(j["file_size"], 586176);
@@ -100,7 +91,7 @@ fn json_of_the_i2_s_fixture() {
 fn json_keeps_u64_exact_and_odd_floats() {
     let o = inspect(&["--json", &path("data/gguf-py/values.gguf")]);
     assert!(o.status.success());
-    let text = String::from_utf8(o.stdout).unwrap();
+    let text = o.stdout;
     assert!(text.contains(r#""key":"test.u64.1","type":"u64","value":18446744073709551615"#));
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     let get = |k: &str| {
@@ -125,7 +116,7 @@ fn corrupt_file_is_one_line_on_stderr() {
     // The fixture cut inside its data: the header is fine, a tensor runs past the end.
     let dir = std::env::temp_dir().join(format!("bitlens-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let full = std::fs::read(fixture("fixtures/bitnet-b158-tiny-i2_s.gguf")).unwrap();
+    let full = read_fixture("fixtures/bitnet-b158-tiny-i2_s.gguf");
     let cut = dir.join("cut.gguf");
     std::fs::write(&cut, &full[..290_000]).unwrap();
     let cut = cut.to_str().unwrap();

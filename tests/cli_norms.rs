@@ -1,32 +1,20 @@
 //! `bitlens stats` and `bitlens export` as a user runs them (variables set per child process).
 
-use std::process::Command;
+mod common;
 
 use bitlens::gguf::Gguf;
 use bitlens::norms::export::KEY_TENSORS;
 
-const TQ2: &str = "tests/fixtures/bitnet-tiny-tq2_0.gguf";
+use common::cli::bitlens;
 
-fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bitlens"));
-    c.args(args)
-        .env_remove("BITNET_RESCALE_GAMMA_ON_LOAD")
-        .env_remove("BITNET_STRICT_MODE")
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let o = c.output().unwrap();
-    (
-        o.status.success(),
-        String::from_utf8(o.stdout).unwrap(),
-        String::from_utf8(o.stderr).unwrap(),
-    )
+/// The TQ2_0 fixture's path.
+fn tq2() -> String {
+    common::fixture_arg("fixtures/bitnet-tiny-tq2_0.gguf")
 }
 
 #[test]
 fn stats_table_and_records() {
-    let (ok, out, _) = run(&["stats", TQ2], &[]);
+    let (ok, out, _) = bitlens(&["stats", &tq2()], &[]).parts();
     assert!(ok);
     assert!(out.contains(
         "    0  attn_norm      F32      256   0.981690   0.297429   1.025758   0.501235   1.499437     16.4121  0.062500  not pre-scaled"
@@ -35,7 +23,7 @@ fn stats_table_and_records() {
     assert!(!out.contains("rms before"));
 
     let env = [("BITNET_RESCALE_GAMMA_ON_LOAD", "1"), ("RUST_LOG", "info")];
-    let (ok, out, err) = run(&["stats", TQ2], &env);
+    let (ok, out, err) = bitlens(&["stats", &tq2()], &env).parts();
     assert!(ok);
     assert!(out.contains("gamma rescale: applied"));
     assert!(
@@ -50,7 +38,7 @@ fn stats_table_and_records() {
         ("BITNET_RESCALE_GAMMA_ON_LOAD", "1"),
         ("BITNET_STRICT_MODE", "1"),
     ];
-    let (ok, out, _) = run(&["stats", TQ2], &env);
+    let (ok, out, _) = bitlens(&["stats", &tq2()], &env).parts();
     assert!(ok);
     assert!(out.contains("gamma rescale refused: strict mode"), "{out}");
     assert!(!out.contains("rms before"));
@@ -58,10 +46,11 @@ fn stats_table_and_records() {
 
 #[test]
 fn stats_json() {
-    let (ok, out, _) = run(
-        &["stats", TQ2, "--json"],
+    let (ok, out, _) = bitlens(
+        &["stats", &tq2(), "--json"],
         &[("BITNET_RESCALE_GAMMA_ON_LOAD", "1")],
-    );
+    )
+    .parts();
     assert!(ok);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["outcome"]["status"], "applied");
@@ -79,10 +68,11 @@ fn export_writes_the_corrected_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let out_path = dir.join("out.gguf");
     let out_s = out_path.to_str().unwrap();
-    let (ok, out, _) = run(
-        &["export", TQ2, out_s],
+    let (ok, out, _) = bitlens(
+        &["export", &tq2(), out_s],
         &[("BITNET_RESCALE_GAMMA_ON_LOAD", "1")],
-    );
+    )
+    .parts();
     assert!(ok, "{out}");
     assert!(
         out.contains("15 tensors copied byte for byte, 9 norms rewritten as F32"),
@@ -92,20 +82,21 @@ fn export_writes_the_corrected_file() {
     let g = Gguf::parse(&bytes).unwrap();
     assert_eq!(g.get_array(KEY_TENSORS).unwrap().len(), 9);
 
-    let (ok, out, _) = run(
-        &["export", TQ2, out_s],
+    let (ok, out, _) = bitlens(
+        &["export", &tq2(), out_s],
         &[("BITNET_RESCALE_GAMMA_ON_LOAD", "0")],
-    );
+    )
+    .parts();
     assert!(ok);
     assert!(out.contains("is not \"1\""), "{out}");
     assert_eq!(
         std::fs::read(&out_path).unwrap(),
-        std::fs::read(TQ2).unwrap()
+        std::fs::read(tq2()).unwrap()
     );
     assert!(!dir.join("out.gguf.partial").exists());
     std::fs::remove_dir_all(&dir).unwrap();
 
-    let (ok, _, err) = run(&["export", TQ2], &[]);
+    let (ok, _, err) = bitlens(&["export", &tq2()], &[]).parts();
     assert!(!ok);
     assert!(err.contains("usage: bitlens export FILE OUT"));
 }

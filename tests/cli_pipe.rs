@@ -1,18 +1,16 @@
 //! A closed stdout (`bitlens inspect FILE | head -1`) ends the process quietly, never a panic.
 #![cfg(unix)]
 
+mod common;
+
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[test]
 fn closed_pipe_is_not_a_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bitlens"))
-        // About 1.2 MB of JSON: far more than a pipe buffer holds, so writes hit the closed pipe.
-        .args([
-            "inspect",
-            "tests/data/tokenizer/smollm2-135m.vocab.gguf",
-            "--json",
-        ])
+    // About 1.2 MB of JSON: far more than a pipe buffer holds, so writes hit the closed pipe.
+    let vocab = common::fixture_arg("data/tokenizer/smollm2-135m.vocab.gguf");
+    let mut child = common::cli::command(&["inspect", &vocab, "--json"], &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -4,30 +4,18 @@
 
 mod common;
 
-use std::process::Command;
-
 use serde_json::Value;
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/bitnet-b158-tiny-i2_s.gguf"
-);
 const GOLDEN: &str = include_str!("fixtures/bitnet-b158-tiny-i2_s.golden.json");
 
+/// The I2_S fixture's path.
+fn i2s() -> String {
+    common::fixture_arg("fixtures/bitnet-b158-tiny-i2_s.gguf")
+}
+
+/// `bitlens run ARGS...` with `env`: (success, stdout, stderr).
 fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_bitlens"));
-    cmd.arg("run").args(args);
-    cmd.env_remove("BITNET_RESCALE_GAMMA_ON_LOAD")
-        .env_remove("BITNET_STRICT_MODE");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::cli::bitlens(&[&["run"], args].concat(), env).parts()
 }
 
 #[test]
@@ -37,7 +25,7 @@ fn greedy_json_matches_golden() {
     let prompt = case["prompt"].as_str().unwrap();
     let (ok, stdout, stderr) = run(
         &[
-            FIXTURE,
+            &i2s(),
             "--prompt",
             prompt,
             "--greedy",
@@ -65,7 +53,7 @@ fn greedy_json_matches_golden() {
 #[test]
 fn seed_is_reported_and_repeats() {
     let args = [
-        FIXTURE,
+        &i2s(),
         "--prompt",
         "Hello",
         "--temp",
@@ -94,7 +82,7 @@ fn rescale_switch_and_errors() {
     // Four greedy tokens of "Hello" as JSON under the environment `env`.
     let hello = |env: &[(&str, &str)]| {
         let args = [
-            FIXTURE,
+            &i2s(),
             "--prompt",
             "Hello",
             "--greedy",
@@ -114,15 +102,15 @@ fn rescale_switch_and_errors() {
         ("BITNET_STRICT_MODE", "1"),
     ]);
     assert_eq!(v["rescale"], "refused by strict mode");
-    let (ok, _, err) = run(&[FIXTURE, "--greedy", "--temp", "1"], &[]);
+    let (ok, _, err) = run(&[&i2s(), "--greedy", "--temp", "1"], &[]);
     assert!(!ok && err.contains("--greedy excludes"), "{err}");
     // A context past the file's is allowed with a warning (as llama.cpp does); memory bounds it.
-    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "0"], &[]);
+    let (ok, _, err) = run(&[&i2s(), "--prompt", "x", "--ctx", "0"], &[]);
     assert!(
         !ok && err.contains("a context of 0 positions cannot be used"),
         "{err}"
     );
-    let (ok, _, err) = run(&[FIXTURE, "--prompt", "x", "--ctx", "100000000000"], &[]);
+    let (ok, _, err) = run(&[&i2s(), "--prompt", "x", "--ctx", "100000000000"], &[]);
     assert!(
         !ok && err.contains("over the bound of 17179869184"),
         "{err}"
@@ -187,11 +175,11 @@ fn isa_flag_selects_the_reference_build() {
 /// stored ones, and equal the faithful file's score.
 #[test]
 fn score_flag_reports_prompt_perplexity() {
-    let models = concat!(env!("CARGO_MANIFEST_DIR"), "/www/models/");
+    let models = common::repo_path("www/models");
     let prompt = "ROMEO: But soft, what light through yonder window breaks?";
     // Two greedy tokens of `prompt` from `file`, with `extra` flags.
     let greedy = |file: &str, extra: &[&str], rescale: &str| {
-        let path = format!("{models}{file}");
+        let path = models.join(file).to_str().unwrap().to_string();
         let mut args = vec![
             path.as_str(),
             "--prompt",
@@ -236,10 +224,8 @@ fn ab_flag_runs_both_modes() {
     let golden: Value =
         serde_json::from_str(include_str!("../www/models/shakespeare-bitnet.golden.json")).unwrap();
     let c = &golden["cases"][1];
-    let twin = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/www/models/shakespeare-bitnet-prescaled.gguf"
-    );
+    let twin = common::repo_path("www/models/shakespeare-bitnet-prescaled.gguf");
+    let twin = twin.to_str().unwrap();
     let args = [
         twin,
         "--prompt",
@@ -300,7 +286,7 @@ fn threads_flag_is_reported_and_changes_nothing() {
     let prompt = case["prompt"].as_str().unwrap();
     let mut texts = Vec::new();
     for threads in ["1", "3"] {
-        let args = [FIXTURE, "--prompt", prompt, "--greedy", "--max-tokens", "8"];
+        let args = [&i2s(), "--prompt", prompt, "--greedy", "--max-tokens", "8"];
         let (ok, stdout, stderr) = run(&[&args[..], &["--threads", threads]].concat(), &[]);
         assert!(ok, "{stderr}");
         let want = if threads == "1" {
@@ -312,12 +298,12 @@ fn threads_flag_is_reported_and_changes_nothing() {
         texts.push(stdout);
     }
     assert_eq!(texts[0], texts[1]);
-    let (ok, _, stderr) = run(&[FIXTURE, "--prompt", "a", "--threads", "0"], &[]);
+    let (ok, _, stderr) = run(&[&i2s(), "--prompt", "a", "--threads", "0"], &[]);
     assert!(
         !ok && stderr.contains("--threads must be at least 1"),
         "{stderr}"
     );
-    let (ok, _, stderr) = run(&[FIXTURE, "--prompt", "a", "--threads", "many"], &[]);
+    let (ok, _, stderr) = run(&[&i2s(), "--prompt", "a", "--threads", "many"], &[]);
     assert!(
         !ok && stderr.contains("--threads: not a valid number"),
         "{stderr}"

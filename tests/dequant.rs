@@ -85,7 +85,7 @@ fn tq2_0_block(codes: &[u8; 256], d: f32) -> Vec<u8> {
 
 #[test]
 fn tq2_0_blocks_including_code_3() {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let mut data = Vec::new();
     let mut want = Vec::new();
     for (blk, d) in [0.5f32, -0.125, 3.0].into_iter().enumerate() {
@@ -136,7 +136,7 @@ fn tq1_0_block(codes: &[u8; 256], d: f32) -> Vec<u8> {
 
 #[test]
 fn tq1_0_blocks_by_the_packing_formula() {
-    let mut rng = Rng(11);
+    let mut rng = Rng::new(11);
     let mut data = Vec::new();
     let mut want = Vec::new();
     for d in [1.0f32, -0.75] {
@@ -178,7 +178,7 @@ fn i2_s_tensor(codes: &[u8], scale: f32) -> Vec<u8> {
 
 #[test]
 fn i2_s_layout_and_tail_scale() {
-    let mut rng = Rng(3);
+    let mut rng = Rng::new(3);
     let codes: Vec<u8> = (0..384).map(|_| rng.below(3) as u8).collect();
     let data = i2_s_tensor(&codes, 0.75);
     assert_eq!(data.len(), 384 / 4 + 32);

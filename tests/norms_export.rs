@@ -1,6 +1,8 @@
 //! The corrected GGUF: a round trip through the reader, byte identity of untouched tensors,
 //! F16/BF16/Q8_0 norms becoming F32, metadata, no double rescale, and the shared fixtures.
 
+mod common;
+
 #[path = "common/synth.rs"]
 mod synth;
 
@@ -204,10 +206,10 @@ fn export_with_rescale_off_or_refused_keeps_tensor_data() {
 #[test]
 fn fixture_exports() {
     for path in [
-        "tests/fixtures/bitnet-b158-tiny-i2_s.gguf",
-        "tests/fixtures/bitnet-tiny-tq2_0.gguf",
+        "fixtures/bitnet-b158-tiny-i2_s.gguf",
+        "fixtures/bitnet-tiny-tq2_0.gguf",
     ] {
-        let input = std::fs::read(path).unwrap();
+        let input = common::read_fixture(path);
         let gi = Gguf::parse(&input).unwrap();
         // Off: tensor data identical (and here the whole file, written by ggml's rules).
         let off = export(&input, &RescalePolicy::new(false, false));

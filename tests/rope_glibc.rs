@@ -3,6 +3,9 @@
 //! bases 500000 and 10000. `BITLENS_WRITE_ROPE=1 cargo test --test rope_glibc` rewrites the file.
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod common;
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn table() -> Vec<u8> {
     use bitlens::kernels::rope::{rope_cache, theta_scale};
     let mut out = Vec::new();
@@ -23,13 +26,10 @@ fn table() -> Vec<u8> {
 #[test]
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn table_is_this_platforms_libm() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/rope_glibc_cos_sin.bin"
-    );
+    let path = common::fixture("data/rope_glibc_cos_sin.bin");
     let t = table();
     if std::env::var_os("BITLENS_WRITE_ROPE").is_some() {
-        std::fs::write(path, &t).unwrap();
+        std::fs::write(&path, &t).unwrap();
     }
-    assert_eq!(std::fs::read(path).unwrap(), t);
+    assert_eq!(std::fs::read(&path).unwrap(), t);
 }

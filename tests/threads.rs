@@ -56,13 +56,8 @@ fn smollm2_same_bits_for_any_thread_count() {
 #[test]
 fn every_weight_type_same_bits_for_any_thread_count() {
     let (rows, cols) = (300, 512);
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut rng = common::Rng(0x2545_f491_4f6c_dd1d);
+    let mut next = move || rng.next();
     let x: Vec<f32> = (0..cols)
         .map(|_| (next() % 20001) as f32 / 1000.0 - 10.0)
         .collect();

@@ -7,15 +7,13 @@ mod tokenizer_support;
 use bitlens::gguf::Gguf;
 use bitlens::tokenizer::{PreTokenizer, Tokenizer};
 use serde_json::Value;
-use tokenizer_support::{hex, ids};
+use tokenizer_support::{fixture, hex, ids};
 
 fn load(name: &str) -> (Tokenizer, Value) {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
-    let bytes = std::fs::read(format!("{dir}{name}.gguf")).unwrap();
+    let read = |ext: &str| std::fs::read(fixture(&format!("fixtures/{name}.{ext}"))).unwrap();
+    let bytes = read("gguf");
     let g = Gguf::parse(&bytes).unwrap();
-    let golden: Value =
-        serde_json::from_slice(&std::fs::read(format!("{dir}{name}.golden.json")).unwrap())
-            .unwrap();
+    let golden: Value = serde_json::from_slice(&read("golden.json")).unwrap();
     (Tokenizer::from_gguf(&g).unwrap(), golden)
 }
 

@@ -6,6 +6,9 @@
 
 mod tokenizer_support;
 
+#[path = "common/pseudo_random.rs"]
+mod pseudo_random;
+
 use bitlens::gguf::Gguf;
 use bitlens::tokenizer::{vocab_only_gguf, PreTokenizer, Tokenizer, VocabKind};
 use serde_json::Value;
@@ -73,13 +76,8 @@ fn check_round_trip(name: &str, tok: &Tokenizer, texts: &[String]) {
 /// Seeded random valid UTF-8 drawn from ASCII, whitespace, Latin-1, combining marks, CJK, emoji
 /// and other planes.
 fn random_strings(seed: u64, n: usize) -> Vec<String> {
-    let mut s = seed;
-    let mut next = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        s
-    };
+    let mut rng = pseudo_random::Rng(seed);
+    let mut next = move || rng.next();
     let ranges: &[(u32, u32)] = &[
         (0x20, 0x7e),
         (0x20, 0x7e),
@@ -174,8 +172,7 @@ fn gemma3_sentencepiece_matches_llama_cpp() {
 #[test]
 fn fixture_vocabularies_round_trip() {
     for name in ["bitnet-b158-tiny-i2_s", "bitnet-tiny-tq2_0"] {
-        let path = format!("{}/tests/fixtures/{name}.gguf", env!("CARGO_MANIFEST_DIR"));
-        let tok = tokenizer(&std::fs::read(path).unwrap());
+        let tok = tokenizer(&std::fs::read(fixture(&format!("fixtures/{name}.gguf"))).unwrap());
         check_all_round_trips(name, &tok);
     }
 }

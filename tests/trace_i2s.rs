@@ -13,6 +13,8 @@ use bitlens::quant::GgmlType;
 use half::f16;
 use serde_json::Value;
 
+mod common;
+
 #[path = "common/model_parity.rs"]
 mod model_parity;
 use model_parity::max_abs_diff;
@@ -25,12 +27,8 @@ struct Trace {
 
 impl Trace {
     fn load(part: &str) -> Trace {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/bitnet-b158-tiny-i2_s.trace.json"
-        ))
-        .unwrap();
-        let v: Value = serde_json::from_str(&text).unwrap();
+        let text = common::read_fixture("fixtures/bitnet-b158-tiny-i2_s.trace.json");
+        let v: Value = serde_json::from_slice(&text).unwrap();
         let entries = v[part]
             .as_array()
             .unwrap()

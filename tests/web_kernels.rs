@@ -23,17 +23,17 @@ const ORDERS: [DotOrder; 4] = [
     DotOrder::TinyBlasAvx512,
 ];
 
-/// Deterministic pseudo-random numbers (xorshift64).
-struct Rng(u64);
+#[path = "common/pseudo_random.rs"]
+mod pseudo_random;
+use pseudo_random::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
+/// Test values drawn from the shared stream.
+trait Draw {
+    fn wide(&mut self) -> f32;
+    fn f16ish(&mut self) -> f32;
+}
 
+impl Draw for Rng {
     /// A finite f32 with a 24-bit mantissa and an exponent in 2^-20..2^20, either sign.
     fn wide(&mut self) -> f32 {
         let r = self.next();

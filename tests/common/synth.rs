@@ -4,6 +4,10 @@
 use bitlens::gguf::{to_bytes, TensorDesc, Value};
 use half::{bf16, f16};
 
+#[path = "pseudo_random.rs"]
+mod pseudo_random;
+use pseudo_random::Rng;
+
 /// Storage of a synthetic norm.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Store {
@@ -45,19 +49,11 @@ impl Store {
     }
 }
 
-/// A deterministic spread of values (a simple LCG), scaled to RMS `target` in f64.
+/// A deterministic spread of values in [0.5, 1.5) (the tests' one generator), scaled to RMS
+/// `target` in f64.
 pub fn gamma_with_rms(n: usize, target: f64, seed: u64) -> Vec<f32> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    let raw: Vec<f64> = (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            0.5 + ((s >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect();
+    let mut rng = Rng::new(seed);
+    let raw: Vec<f64> = (0..n).map(|_| 0.5 + rng.unit()).collect();
     let rms = (raw.iter().map(|v| v * v).sum::<f64>() / n as f64).sqrt();
     raw.iter().map(|v| (v * target / rms) as f32).collect()
 }

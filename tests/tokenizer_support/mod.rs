@@ -13,6 +13,10 @@
 use bitlens::gguf::{to_bytes, Array, Value};
 use std::path::PathBuf;
 
+#[path = "../common/paths.rs"]
+mod paths;
+pub use paths::{cache_dir, fixture};
+
 /// Bytes of a hex string (goldens store texts as hex of their exact UTF-8).
 pub fn hex(h: &str) -> Vec<u8> {
     (0..h.len())
@@ -30,15 +34,8 @@ pub fn ids(v: &serde_json::Value) -> Vec<u32> {
         .collect()
 }
 
-pub fn cache_dir() -> PathBuf {
-    match std::env::var_os("BITLENS_CACHE") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/bitlens"),
-    }
-}
-
 pub fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/tokenizer")
+    fixture("data/tokenizer")
 }
 
 pub fn smollm2_vocab() -> Vec<u8> {
