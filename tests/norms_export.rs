@@ -1,8 +1,8 @@
 //! The corrected GGUF: a round trip through the reader, byte identity of untouched tensors,
 //! F16/BF16/Q8_0 norms becoming F32, metadata, no double rescale, and the shared fixtures.
 
-mod common;
-
+#[path = "common/paths.rs"]
+mod paths;
 #[path = "common/synth.rs"]
 mod synth;
 
@@ -209,7 +209,7 @@ fn fixture_exports() {
         "fixtures/bitnet-b158-tiny-i2_s.gguf",
         "fixtures/bitnet-tiny-tq2_0.gguf",
     ] {
-        let input = common::read_fixture(path);
+        let input = paths::read_fixture(path);
         let gi = Gguf::parse(&input).unwrap();
         // Off: tensor data identical (and here the whole file, written by ggml's rules).
         let off = export(&input, &RescalePolicy::new(false, false));
