@@ -301,6 +301,55 @@ fn header_errors_are_js_errors_with_the_readers_message_and_kind() {
     assert!(native.to_string().contains("offset"), "{native}");
 }
 
+/// wasm32's one-allocation limit is isize::MAX = 2 GiB - 1 bytes: a file of 2^31 bytes, and
+/// every larger size up to and past the 4 GiB a tab's memory holds, is refused as `too_large`
+/// with its size and the limit; a file of exactly 2^31 - 1 bytes is allocated, or refused as
+/// `out_of_memory` when the browser will not grow the memory that far, never an abort. The module
+/// still loads files afterwards.
+#[test]
+fn one_allocation_holds_at_most_2_gib_minus_1() {
+    assert_eq!(isize::MAX as u64, (1 << 31) - 1);
+    for size in [
+        1u64 << 31,
+        (1 << 31) + 1,
+        3 << 30,
+        (1 << 32) - 1,
+        1 << 32,
+        (1 << 32) + 1,
+    ] {
+        assert_error(
+            &GgufFile::new(size as f64).err().unwrap(),
+            "too_large",
+            &format!(
+                "the file has {size} bytes; one wasm32 allocation holds at most 2147483647 bytes"
+            ),
+        );
+    }
+    let largest = (1u64 << 31) - 1;
+    match GgufFile::new(largest as f64) {
+        Ok(mut f) => {
+            wasm_bindgen_test::console_log!("{largest} bytes: allocated");
+            // Allocated, not yet filled: a first chunk goes in like any other.
+            push_all(&mut f, &I2S[..4096]).unwrap();
+            assert_eq!(f.loaded(), 4096.0);
+            assert!(!f.complete());
+        }
+        Err(e) => {
+            wasm_bindgen_test::console_log!("{largest} bytes: out of memory");
+            assert_error(
+                &e,
+                "out_of_memory",
+                &format!("cannot allocate {largest} bytes of wasm memory for the file"),
+            )
+        }
+    }
+    let (f, _) = stream(I2S, 4096);
+    assert_eq!(
+        json(f.info().unwrap()),
+        json(stream(I2S, 7).0.info().unwrap())
+    );
+}
+
 #[test]
 fn misuse_is_reported_not_aborted() {
     assert_error(
