@@ -125,6 +125,28 @@ export async function dropFile(page, name, bytes) {
   }, { name, bytes: [...bytes] });
 }
 
+/**
+ * Drops on the page a File called `name` of `size` bytes: the bytes at `url` (a path the page can
+ * fetch), then zeros. The zeros are one 1 MiB Blob referenced again and again, so the browser
+ * holds a File of any size (GiBs) without a copy of its bytes.
+ */
+export async function dropSizedFile(page, name, url, size) {
+  await page.evaluate(async ({ name, url, size }) => {
+    const head = await (await fetch(url)).blob();
+    const mib = new Blob([new Uint8Array(1 << 20)]);
+    const parts = [head];
+    let left = size - head.size;
+    for (; left >= mib.size; left -= mib.size) parts.push(mib);
+    parts.push(new Uint8Array(left));
+    const file = new File(parts, name);
+    if (file.size !== size) throw new Error(`built ${file.size} bytes, not ${size}`);
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    const drop = document.querySelector('bit-lens').shadowRoot.querySelector('.drop');
+    drop.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, { name, url, size });
+}
+
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** A file of the repository by its path from the root. */
 export const repoPath = (...parts) => join(ROOT, ...parts);

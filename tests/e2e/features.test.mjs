@@ -5,7 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { builtInModel, fixturePath, pageFixture, runCli, waitForFile } from './browser.mjs';
+import { builtInModel, dropSizedFile, fixturePath, pageFixture, runCli, waitForFile } from './browser.mjs';
 import { writeGguf } from './gguf-writer.mjs';
 
 const GOLDEN = JSON.parse(readFileSync(builtInModel('shakespeare-bitnet.golden.json'), 'utf8'));
@@ -115,6 +115,24 @@ describe('page features', () => {
     assert.equal(await page.locator('bit-lens h2.file-name').textContent(), 'shakespeare-bitnet.gguf');
     await run(page, { 'max-tokens': 2, temperature: 0 });
     assert.equal((await ids(page, 'baseline')).length, 2);
+  }));
+
+  test('a file over 2 GiB - 1 bytes (one wasm32 allocation) is refused with its size and the limit; the model before keeps working', TIMEOUT, () => withPage('', async (page) => {
+    // The built-in model's header and data, then zeros: a real File of 2^31 bytes (and of
+    // 4 GiB), which the worker reads only as far as the header before refusing it.
+    const error = page.locator('bit-lens .error');
+    for (const size of [2 ** 31, 2 ** 32]) {
+      await dropSizedFile(page, 'big.gguf', MODEL_PATH, size);
+      await page.locator('bit-lens .error', { hasText: `${size} bytes` }).waitFor(WAIT);
+      assert.equal(
+        await error.textContent(),
+        `Could not open big.gguf: big.gguf has ${size} bytes (${(size / 2 ** 20).toFixed(1)} MiB); one WebAssembly allocation holds at most 2147483647 bytes (2 GiB - 1), so it cannot be loaded in a browser (too_large)`,
+      );
+      // The page and the model it had still work.
+      assert.equal(await page.locator('bit-lens h2.file-name').textContent(), 'shakespeare-bitnet.gguf');
+    }
+    await run(page, { prompt: GOLDEN.cases[1].prompt, 'max-tokens': 3, temperature: 0 });
+    assert.deepEqual(await ids(page, 'baseline'), GOLDEN.cases[1].greedy_ids.slice(0, 3));
   }));
 
   test('Content-Security-Policy: scripts, wasm and the worker from the page\'s origin, no other network', TIMEOUT, async () => {
