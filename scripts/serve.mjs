@@ -1,6 +1,7 @@
 // A small static server for www/ on the loopback interface: correct MIME types (wasm included),
 // no directory listings, nothing outside the root; cross-origin isolated (COOP/COEP), so the page
-// runs the threaded build. `node scripts/serve.mjs [--port N]`; also
+// runs the threaded build; ETag and Last-Modified on every file, and 304 Not Modified for a
+// conditional GET whose validator still matches (the page revalidates its cached models so). `node scripts/serve.mjs [--port N]`; also
 // imported by the end-to-end tests and the stream benchmark (`startServer({ port: 0 })`).
 import { createServer } from 'node:http';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -43,14 +44,40 @@ function resolvePath(root, urlPath) {
   return full === root || full.startsWith(root + sep) ? full : null;
 }
 
+/** A file's validators: a strong ETag from its size and modification time, and that time. */
+export function validators(stat) {
+  return {
+    ETag: `"${stat.size.toString(16)}-${Math.floor(stat.mtimeMs).toString(16)}"`,
+    'Last-Modified': stat.mtime.toUTCString(),
+  };
+}
+
+/**
+ * Whether a GET with `headers` may be answered 304 for a file with `tags` (RFC 9110 13.2.2:
+ * If-None-Match decides when present, with the weak comparison; else If-Modified-Since, to the
+ * second).
+ */
+export function notModified(headers, tags, mtimeMs) {
+  const inm = headers['if-none-match'];
+  if (inm !== undefined) {
+    const bare = (t) => t.trim().replace(/^W\//, '');
+    return inm.trim() === '*' || inm.split(',').some((t) => bare(t) === bare(tags.ETag));
+  }
+  const ims = Date.parse(headers['if-modified-since'] ?? '');
+  return Number.isFinite(ims) && Math.floor(mtimeMs / 1000) * 1000 <= ims;
+}
+
 /**
  * Serves `root` (and `extra`: URL path → file outside it). `onRequest(method, path)` sees every
- * request (the tests count downloads with it). `isolate: false` leaves out the COOP/COEP headers.
+ * request, `onResponse(method, path, status)` every answer (the tests count downloads and 304s
+ * with them). `isolate: false` leaves out the COOP/COEP headers.
  */
-export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {}, onRequest, isolate = true } = {}) {
+export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra = {}, onRequest, onResponse, isolate = true } = {}) {
   root = resolve(root);
   const server = createServer(async (req, res) => {
-    onRequest?.(req.method, (req.url || '/').split('?')[0]);
+    const path = (req.url || '/').split('?')[0];
+    onRequest?.(req.method, path);
+    res.on('finish', () => onResponse?.(req.method, path, res.statusCode));
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
@@ -74,14 +101,23 @@ export function startServer({ root = WWW, host = '127.0.0.1', port = 8000, extra
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found');
       return;
     }
-    res.writeHead(200, {
-      'Content-Type': MIME[extname(file).toLowerCase()] || 'application/octet-stream',
-      'Content-Length': stat.size,
+    const tags = validators(stat);
+    const common = {
+      ...tags,
       'Cache-Control': 'no-cache',
       'X-Content-Type-Options': 'nosniff',
       // Cross-origin isolation: SharedArrayBuffer, so the page can run the threaded build.
       // (`isolate: false`: a plain static server, as a docs site that cannot send them.)
       ...(isolate ? ISOLATION : {}),
+    };
+    if (notModified(req.headers, tags, stat.mtimeMs)) {
+      res.writeHead(304, common).end();
+      return;
+    }
+    res.writeHead(200, {
+      'Content-Type': MIME[extname(file).toLowerCase()] || 'application/octet-stream',
+      'Content-Length': stat.size,
+      ...common,
     });
     if (req.method === 'HEAD') {
       res.end();

@@ -145,6 +145,13 @@ export class Lens {
     this._header = header;
     /** 'file', 'network' or 'cache': where the bytes came from. */
     this.from = loaded.from;
+    /**
+     * A cached copy's check against the server (null unless `from` is 'cache'): {status, detail};
+     * status 'not-modified' (the server's file is the same: nothing downloaded), 'offline' (the
+     * server could not be reached), 'http' (it answered an error, in `detail`) or 'unchecked' (it
+     * gave no ETag or Last-Modified to check with). A changed file comes `from` 'network'.
+     */
+    this.cacheCheck = loaded.check ?? null;
     /** Seconds the load took (0 when another handle had the file open already). */
     this.seconds = loaded.seconds;
     /** Milliseconds per load step: {read, alloc, push, header, finish}. */

@@ -326,7 +326,7 @@ export class BitLens extends HTMLElement {
     const size = formatBytes(info.file_len);
     if (lens.shared) return `${lens.name}: ${size}, already open on this page`;
     const mbps = info.file_len / 1e6 / Math.max(lens.seconds, 1e-9);
-    const from = lens.from === 'cache' ? ' from the browser cache' : '';
+    const from = lens.from === 'cache' ? ` from the browser cache${cacheCheckText(lens.cacheCheck)}` : '';
     return `${lens.name}: ${size} loaded${from} in ${lens.seconds.toFixed(2)} s (${mbps.toFixed(0)} MB/s)`;
   }
 
@@ -449,6 +449,22 @@ export class BitLens extends HTMLElement {
       return tr;
     });
     this.$tensors.replaceChildren(...rows);
+  }
+}
+
+/** How a cached copy was checked against the server (`Lens.cacheCheck`), as a clause. */
+export function cacheCheckText(check) {
+  switch (check?.status) {
+    case 'not-modified':
+      return ' (unchanged on the server)';
+    case 'offline':
+      return ' (offline: the server could not be reached, so this copy may be out of date)';
+    case 'http':
+      return ` (the server answered ${check.detail}, so this copy may be out of date)`;
+    case 'unchecked':
+      return ' (the server gives no ETag or Last-Modified to check it against)';
+    default:
+      return '';
   }
 }
 

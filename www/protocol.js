@@ -33,9 +33,14 @@
 //   {id, type: HEADER, info, metadata, tensors, memory}   before the data has finished
 //                                                         (at once when shared); memory:
 //                                                         estimateMemory's object or null
-//   {id, type: LOADED, info, seconds, steps, from, shared} from: 'file' | 'network' | 'cache';
-//                                                         steps: ms per load step;
-//                                                         shared: another handle had it open
+//   {id, type: LOADED, info, seconds, steps, from, check, shared} from: 'file' | 'network' |
+//                                                         'cache'; check (from 'cache' only,
+//                                                         else null): how the copy was checked
+//                                                         against the server, {status:
+//                                                         'not-modified' | 'offline' | 'http' |
+//                                                         'unchecked', detail}; steps: ms per
+//                                                         load step; shared: another handle had
+//                                                         it open
 // Any request can end in {id, type: ERROR, error: {message, kind}}.
 
 export const MSG = Object.freeze({

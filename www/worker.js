@@ -26,7 +26,7 @@ function runThreads(asked) {
   return Math.max(1, Math.min(wasmBuild.maxThreads, n));
 }
 
-/** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner, bytes}, seconds, from, memory} */
+/** fileKey → {file: GgufFile, url, handles: Set<handle id>, runner?: {key, runner, bytes}, seconds, from, check, memory} */
 const files = new Map();
 /** handle id → fileKey */
 const handles = new Map();
@@ -95,19 +95,56 @@ async function openCache() {
 }
 
 /**
- * A URL's bytes: the cached copy when there is one, else the network (its body teed into the
- * cache when `useCache`; `forget()` drops that copy again if the file turns out bad).
+ * The conditional request that asks whether a cached copy is still the server's file:
+ * If-None-Match with its ETag, else If-Modified-Since with its Last-Modified; null when the
+ * server gave neither (then the copy cannot be checked).
+ */
+function conditionalHeaders(cached) {
+  const etag = cached.headers.get('etag');
+  if (etag) return { 'If-None-Match': etag };
+  const modified = cached.headers.get('last-modified');
+  return modified ? { 'If-Modified-Since': modified } : null;
+}
+
+/**
+ * A URL's bytes. With a cached copy (`useCache`), the server is asked first whether it changed
+ * (a conditional GET): 304 → the copy, nothing downloaded; 200 → the new file, which replaces the
+ * copy; no answer (offline) or an error status → the copy, saying so in `check`. Without one,
+ * the network (its body teed into the cache when `useCache`). `forget()` drops the stored copy
+ * again if the file turns out bad. `check` (cached copies only): {status: 'not-modified' |
+ * 'offline' | 'http' | 'unchecked', detail}.
  */
 async function urlSource(url, useCache) {
   const cache = useCache ? await openCache() : null;
   const hit = cache && (await cache.match(url).catch(() => undefined));
-  if (hit) return { from: 'cache', ...(await responseSource(hit)), forget: () => cache.delete(url) };
-  const res = await fetch(url);
-  if (!res.ok) throw kindError('http', `${url}: HTTP ${res.status}`);
+  let res;
+  if (hit) {
+    const fromCache = async (status, detail = '') => ({
+      from: 'cache',
+      check: { status, detail },
+      ...(await responseSource(hit)),
+      forget: () => cache.delete(url),
+    });
+    const headers = conditionalHeaders(hit);
+    if (!headers) return fromCache('unchecked');
+    try {
+      // (A conditional request bypasses the HTTP cache: the 304 or the new file reaches us.)
+      res = await fetch(url, { headers, cache: 'no-store' });
+    } catch (e) {
+      return fromCache('offline', String(e?.message ?? e));
+    }
+    if (res.status === 304) return fromCache('not-modified');
+    if (!res.ok) return fromCache('http', `HTTP ${res.status}`);
+  } else {
+    // The Cache API copy is the one kept: not a second one in the HTTP cache.
+    res = await fetch(url, { cache: cache ? 'no-store' : 'default' });
+    if (!res.ok) throw kindError('http', `${url}: HTTP ${res.status}`);
+  }
   let stored = Promise.resolve();
   if (cache && res.body) stored = cache.put(url, res.clone()).catch(() => {}); // quota: load anyway
   return {
     from: 'network',
+    check: null,
     ...(await responseSource(res)),
     forget: () => stored.then(() => cache.delete(url)).catch(() => {}),
   };
@@ -227,7 +264,7 @@ async function load(listeners, name, size, chunks, from) {
   postAll(listeners, { type: MSG.PROGRESS, loaded: file.loaded, total: file.total });
   const key = nextFileKey++;
   const seconds = (performance.now() - t0) / 1000;
-  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds, steps, from, memory: head.estimate });
+  files.set(key, { file, url: null, handles: new Set(), runner: null, seconds, steps, from, check: null, memory: head.estimate });
   return key;
 }
 
@@ -237,7 +274,7 @@ function attach(id, key, shared) {
   f.handles.add(id);
   handles.set(id, key);
   if (shared) post({ id, type: MSG.HEADER, info: f.file.info(), metadata: f.file.metadata(), tensors: f.file.tensors(), memory: f.memory });
-  post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, steps: f.steps, from: f.from, shared });
+  post({ id, type: MSG.LOADED, info: f.file.info(), seconds: shared ? 0 : f.seconds, steps: f.steps, from: f.from, check: f.check, shared });
 }
 
 function urlKey(url) {
@@ -269,7 +306,7 @@ async function openRequest(id, msg) {
         const src = await urlSource(url, msg.cache);
         try {
           const key = await load(listeners, msg.name, src.size, src.chunks, src.from);
-          files.get(key).url = url;
+          Object.assign(files.get(key), { url, check: src.check });
           return key;
         } catch (e) {
           if (src.from === 'network' || e.kind !== 'aborted') src.forget();

@@ -32,16 +32,30 @@ export async function launch() {
 
 /**
  * Serves `root` (default www/) on a free loopback port; `extra` maps URL paths to files outside
- * it. `requests` lists every requested path (`count(path)` counts GETs of one). `isolate: false`:
- * without the cross-origin isolation headers (the page then runs one thread).
+ * it. `requests` lists every requested path (`count(path)` counts GETs of one), `responses` every
+ * answer as `METHOD path status` (`downloads(path)` counts GETs of one answered 200 with the
+ * file, `notModified(path)` those answered 304). `isolate: false`: without the cross-origin
+ * isolation headers (the page then runs one thread).
  */
 export async function serve(extra = {}, { root, isolate } = {}) {
   const requests = [];
-  const { server, url } = await startServer({ port: 0, extra, root, isolate, onRequest: (method, path) => requests.push(`${method} ${path}`) });
+  const responses = [];
+  const { server, url } = await startServer({
+    port: 0,
+    extra,
+    root,
+    isolate,
+    onRequest: (method, path) => requests.push(`${method} ${path}`),
+    onResponse: (method, path, status) => responses.push(`${method} ${path} ${status}`),
+  });
+  const answered = (path, status) => responses.filter((r) => r === `GET ${path} ${status}`).length;
   return {
     url,
     requests,
+    responses,
     count: (path) => requests.filter((r) => r === `GET ${path}`).length,
+    downloads: (path) => answered(path, 200),
+    notModified: (path) => answered(path, 304),
     close: () => new Promise((r) => server.close(r)),
   };
 }
@@ -66,7 +80,7 @@ export async function openPage(browser, url) {
  * selector (if any) present; its locators wait `timeout` ms, its console errors and uncaught
  * exceptions are collected in `problems`. `withPage(query, body)` runs `body(page)` on such a
  * page, then asserts it had no problems, and closes it even on failure. `server()` is the
- * running server (its `url`, `requests`, `count`), `browser()` the browser.
+ * running server (as `serve` returns it), `browser()` the browser.
  */
 export function pageFixture({ extra = {}, root, isolate, timeout = 30_000, ready, loaded = 'bit-lens[state="loaded"]', setup, served } = {}) {
   let browser;

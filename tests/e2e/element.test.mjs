@@ -116,7 +116,7 @@ describe('<bit-lens> attributes', () => {
 
   test('an element moved keeps its file; removed and added again, it opens it again', TIMEOUT, () => withPage('theme.html', async (page) => {
     await loaded(page);
-    const before = server().count(MODEL);
+    const [before, checks] = [server().downloads(MODEL), server().notModified(MODEL)];
     // Moved within the document: disconnected and connected in one task.
     await page.evaluate(() => {
       const lens = document.querySelector('bit-lens');
@@ -140,6 +140,7 @@ describe('<bit-lens> attributes', () => {
     await page.locator('[data-testid="norm-row"]').first().waitFor();
     await loaded(page);
     assert.equal(await page.locator('[data-testid="norm-row"]').count(), 17);
-    assert.equal(server().count(MODEL) - before, 0, 'the second open came from the cache');
+    assert.equal(server().downloads(MODEL) - before, 0, 'the second open came from the cache');
+    assert.equal(server().notModified(MODEL) - checks, 1, 'after a conditional GET');
   }));
 });

@@ -61,17 +61,20 @@ describe('page features', () => {
   }));
 
   test('a model opened by URL is cached: the second visit does not download it; Clear empties the cache', TIMEOUT, async () => {
-    const before = server().count(MODEL_PATH);
+    const before = server().downloads(MODEL_PATH);
+    const checked = server().notModified(MODEL_PATH);
     const { page, problems } = await open('');
     try {
-      assert.equal(server().count(MODEL_PATH) - before, 1);
+      assert.equal(server().downloads(MODEL_PATH) - before, 1);
       const list = page.getByTestId('cache-list');
       await page.locator('[data-testid="cache-list"]', { hasText: 'shakespeare-bitnet.gguf (1.34 MiB)' }).waitFor(WAIT);
       assert.equal(await list.textContent(), 'shakespeare-bitnet.gguf (1.34 MiB)');
       await page.reload();
       await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
-      assert.match(await page.locator('bit-lens .progress-text').textContent(), /^shakespeare-bitnet\.gguf: 1\.34 MiB loaded from the browser cache in \d+\.\d\d s/);
-      assert.equal(server().count(MODEL_PATH) - before, 1);
+      assert.match(await page.locator('bit-lens .progress-text').textContent(), /^shakespeare-bitnet\.gguf: 1\.34 MiB loaded from the browser cache \(unchanged on the server\) in \d+\.\d\d s/);
+      // Revalidated (one 304), not downloaded again.
+      assert.equal(server().downloads(MODEL_PATH) - before, 1);
+      assert.equal(server().notModified(MODEL_PATH) - checked, 1);
       // The twin is added; Clear empties both.
       await page.getByTestId('builtin-1').click();
       await waitForFile(page, 'shakespeare-bitnet-prescaled.gguf');
@@ -82,7 +85,7 @@ describe('page features', () => {
       assert.equal(await page.evaluate(async () => (await caches.keys()).length), 0);
       await page.reload();
       await page.locator('bit-lens[state="loaded"]').waitFor(WAIT);
-      assert.equal(server().count(MODEL_PATH) - before, 2);
+      assert.equal(server().downloads(MODEL_PATH) - before, 2);
       assert.deepEqual(problems, []);
     } finally {
       await page.close();
