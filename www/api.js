@@ -235,7 +235,10 @@ export class Lens {
    * tokensPerS}`, one token of each mode in turn. See `Generation` for its info and status.
    * Options: prompt, chat, maxTokens, temperature (0 = greedy), topK, topP, repeatPenalty,
    * seed, modes (default both; strict mode refuses 'rescaled'), isa, score, threads (default:
-   * as many as the threaded build's pool has; 1 in the one-thread builds), signal.
+   * as many as the threaded build's pool has; 1 in the one-thread builds), signal, and
+   * onWaiting(ahead): called when generations of other handles on the same file (another
+   * element naming the same URL) run first; runs on one file take turns, a handle's new
+   * generation ends its own previous one.
    */
   generate(options = {}) {
     return new Generation(this, options);
@@ -306,6 +309,9 @@ export class Generation {
     const payload = { ...runPayload(options), strict: lens._options(options).strict, handle: lens._id, type: MSG.GENERATE };
     this._id = this._c.send(payload, (msg) => {
       switch (msg.type) {
+        case MSG.WAITING:
+          options.onWaiting?.(msg.ahead);
+          break;
         case MSG.RUN_INFO:
           setInfo({ info: msg.info, build: msg.build, modes: msg.modes, refused: msg.refused, promptIds: msg.promptIds, scores: msg.scores });
           break;

@@ -160,6 +160,11 @@ export class GeneratePanel {
       score: this.$score.checked,
       threads: Math.max(1, num(this.$threads, 1, true)),
       strict: this.strict(),
+      onWaiting: (ahead) => {
+        if (this.current !== gen) return;
+        this.root.dataset.state = 'waiting';
+        this.$status.textContent = `waiting: ${ahead === 1 ? 'another generation' : `${ahead} other generations`} on this file ${ahead === 1 ? 'runs' : 'run'} first…`;
+      },
     });
     this.current = gen;
     this.tokens = { baseline: [], rescaled: [] }; // {token, span} per generated token
@@ -172,7 +177,8 @@ export class GeneratePanel {
     try {
       const setup = await gen.info;
       if (this.current !== gen) return;
-      this._showSetup(setup);
+      this.root.dataset.state = 'running';
+      if (setup) this._showSetup(setup); // (none: stopped while it waited for its turn)
       for await (const t of gen) {
         if (this.current !== gen) return;
         this._showToken(t);

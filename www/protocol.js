@@ -12,11 +12,16 @@
 //   {id, type: ARRAY, handle, key}            → ARRAY {array}: one metadata array in full.
 //   {id, type: NORMS, handle, options}        → NORMS {report, corrections}; options: {rescale, strict}
 //   {id, type: EXPORT, handle, options}       → EXPORT {blob, summary}
-//   {id, type: GENERATE, handle, ...RUN}      → RUN_INFO {info, build, modes, refused, promptIds, scores},
+//   {id, type: GENERATE, handle, ...RUN}      → WAITING {ahead} when runs of other handles on
+//                                                the same file come first (runs on one file
+//                                                take turns: they share its runner; a handle's
+//                                                new generation ends its own last one), then
+//                                                RUN_INFO {info, build, modes, refused, promptIds, scores},
 //                                                then TOKEN {mode, step, tokensPerS} per token,
 //                                                alternating between modes, then
 //                                                DONE {status: {mode: status}, stopped}
 //   {id, type: SCORE, handle, ...RUN}         → SCORES {info, modes, refused, promptIds, scores}
+//                                                (in its turn, as a generation, without WAITING)
 //   {id, type: STOP, target}                  → STOPPED: ends the generation `target`
 //   {id, type: BENCH_KERNELS, handle, passes} → BENCH_KERNELS {build, memoryBytes, kernels,
 //                                                load}: the kernels' GB/s on the file's tensors
@@ -60,6 +65,7 @@ export const MSG = Object.freeze({
   HEADER: 'header',
   LOADED: 'loaded',
   CLOSED: 'closed',
+  WAITING: 'waiting',
   RUN_INFO: 'runInfo',
   TOKEN: 'token',
   DONE: 'done',

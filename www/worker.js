@@ -34,8 +34,13 @@ const handles = new Map();
 const urlLoads = new Map();
 /** open id → {aborted} while the open is in progress */
 const opening = new Map();
-/** generation id → {fileKey, stopped} */
+/**
+ * generation or score id → {fileKey, handle, stopped, wake}: every run on a file, the one
+ * running and those waiting for their turn
+ */
 const runs = new Map();
+/** fileKey → a promise that the last run queued on the file has ended (runs take turns) */
+const turns = new Map();
 let nextFileKey = 1;
 
 const post = (msg) => self.postMessage(msg);
@@ -340,7 +345,7 @@ function release(key) {
   files.delete(key);
   const using = [...runs.values()].filter((r) => r.fileKey === key);
   if (using.length) {
-    for (const r of using) r.stopped = true;
+    using.forEach(stopRun);
     return; // the last run to end frees it
   }
   freeFile(f);
@@ -418,31 +423,73 @@ function prepare(f, msg) {
   return { runner, modes, reply: { info, build, modes, refused, promptIds, scores } };
 }
 
+/** Ends run `r`: a running one after its current token, a waiting one at once. */
+function stopRun(r) {
+  r.stopped = true;
+  r.wake();
+}
+
+/**
+ * Runs `body(f, me)` on the file of `handle` in its turn. The runs on one file (generations and
+ * scores, from every handle that has it open: several elements naming one URL) share its
+ * runner, so they take turns in the order they were asked for; `onWait(ahead)` is told first
+ * when others come before this one. A stopped run stops waiting (`me.stopped`: its body must
+ * not touch the runner then). The file is freed after the last run if it was closed meanwhile.
+ */
+async function inTurn(id, handle, onWait, body) {
+  const { key, f } = fileOf(handle);
+  const me = { fileKey: key, handle, stopped: false };
+  const woken = new Promise((resolve) => { me.wake = resolve; });
+  // (Runs stopped but not yet ended come first too, without being worth a WAITING.)
+  const ahead = [...runs.values()].filter((r) => r.fileKey === key && !r.stopped).length;
+  runs.set(id, me);
+  const before = turns.get(key) ?? Promise.resolve();
+  let end;
+  const tail = before.then(() => new Promise((resolve) => { end = resolve; }));
+  turns.set(key, tail);
+  try {
+    if (ahead > 0) onWait?.(ahead);
+    await Promise.race([before, woken]);
+    return await body(f, me);
+  } finally {
+    // This run's turn ends; one woken early still keeps its place until those before it end.
+    before.then(() => end());
+    tail.then(() => turns.get(key) === tail && turns.delete(key));
+    runs.delete(id);
+    // The file was closed while this run used it: free it now that the last run has ended.
+    if (!files.has(key) && ![...runs.values()].some((r) => r.fileKey === key)) freeFile(f);
+  }
+}
+
 /** Scores the prompt under each mode, without generating. */
 function score(id, msg) {
-  const { f } = fileOf(msg.handle);
-  const { reply } = prepare(f, { ...msg, score: true, maxTokens: 1 });
-  post({ id, type: MSG.SCORES, ...reply });
+  return inTurn(id, msg.handle, null, (f, me) => {
+    if (me.stopped) throw kindError('closed', 'the file was closed');
+    const { reply } = prepare(f, { ...msg, score: true, maxTokens: 1 });
+    post({ id, type: MSG.SCORES, ...reply });
+  });
 }
 
 /**
  * Prefills every mode with the prompt, then asks them for one token each in turn and posts
- * every token as it comes.
+ * every token as it comes. A handle's new generation ends its own last one; another handle's
+ * waits for its turn (WAITING says so).
  */
 async function generate(id, msg) {
-  const { key, f } = fileOf(msg.handle);
-  // One run per file at a time: a new one ends the last (they would share the runner).
-  for (const r of runs.values()) if (r.fileKey === key) r.stopped = true;
-  const me = { fileKey: key, stopped: false };
-  runs.set(id, me);
-  try {
+  const { key } = fileOf(msg.handle);
+  for (const r of runs.values()) if (r.fileKey === key && r.handle === msg.handle) stopRun(r);
+  const onWait = (ahead) => post({ id, type: MSG.WAITING, ahead });
+  await inTurn(id, msg.handle, onWait, async (f, me) => {
+    if (me.stopped) {
+      post({ id, type: MSG.DONE, status: {}, stopped: true });
+      return;
+    }
     const { runner, modes, reply } = prepare(f, msg);
     post({ id, type: MSG.RUN_INFO, ...reply });
     const live = new Set(modes);
     while (live.size > 0) {
       await yieldToMessages();
-      // Stopped, or a newer run replaced the runner: this one ends here.
-      if (me.stopped || f.runner?.runner !== runner) break;
+      if (me.stopped) break;
       for (const mode of modes.filter((m) => live.has(m))) {
         const step = runner.nextToken(f.file, mode);
         if (step === undefined) {
@@ -452,14 +499,9 @@ async function generate(id, msg) {
         post({ id, type: MSG.TOKEN, mode, step, tokensPerS: runner.status(mode).decodeTokensPerS });
       }
     }
-    const current = f.runner?.runner === runner;
-    const status = current ? Object.fromEntries(modes.map((m) => [m, runner.status(m)])) : {};
+    const status = Object.fromEntries(modes.map((m) => [m, runner.status(m)]));
     post({ id, type: MSG.DONE, status, stopped: me.stopped });
-  } finally {
-    runs.delete(id);
-    // The file was closed while this run used it: free it now that the last run has ended.
-    if (!files.has(key) && ![...runs.values()].some((r) => r.fileKey === key)) freeFile(f);
-  }
+  });
 }
 
 function close(id, handle) {
@@ -511,7 +553,7 @@ self.onmessage = async ({ data: msg }) => {
         await generate(id, msg);
         break;
       case MSG.SCORE:
-        score(id, msg);
+        await score(id, msg);
         break;
       case MSG.BENCH_KERNELS: {
         // Kernel GB/s on the file's real tensors (passes 0: memory figures only), the wasm
@@ -525,7 +567,7 @@ self.onmessage = async ({ data: msg }) => {
       }
       case MSG.STOP: {
         const r = runs.get(msg.target);
-        if (r) r.stopped = true;
+        if (r) stopRun(r);
         post({ id, type: MSG.STOPPED });
         break;
       }

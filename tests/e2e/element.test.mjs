@@ -4,12 +4,14 @@
 // and an element moved or removed and added again.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { distSite, pageFixture } from './browser.mjs';
+import { readFileSync } from 'node:fs';
+import { builtInModel, distSite, pageFixture } from './browser.mjs';
 
 const DIST = 'vendor/deep/bitlens/';
 const MODEL = `/${DIST}models/shakespeare-bitnet.gguf`;
 const TWIN = `/${DIST}models/shakespeare-bitnet-prescaled.gguf`;
 const TIMEOUT = { timeout: 120_000 };
+const GOLDEN = JSON.parse(readFileSync(builtInModel('shakespeare-bitnet.golden.json'), 'utf8'));
 
 const page = (body, head = '') => `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <script type="module" src="${DIST}bit-lens.js"></script>${head}</head><body>${body}</body></html>`;
@@ -24,6 +26,8 @@ const { withPage, server } = pageFixture({
       'compact.html': page(`<bit-lens src="${MODEL}" panels="generate" compact strict prompt="To be, or not" max-tokens="5"></bit-lens>`),
       'rescale.html': page(`<bit-lens src="${MODEL}" panels="norms" rescale></bit-lens>`),
       'theme.html': page(`<bit-lens src="${MODEL}" panels="norms"></bit-lens>`, `<link rel="stylesheet" href="theme.css">`),
+      'shared.html': page(`<bit-lens id="x" src="${MODEL}" panels="generate" compact max-tokens="24"></bit-lens>
+        <bit-lens id="y" src="${MODEL}" panels="generate" compact max-tokens="24"></bit-lens>`),
       'theme.css': 'bit-lens { --bitlens-fg: rgb(1, 2, 3); --bitlens-font: serif; } bit-lens::part(norms) { border: 3px solid rgb(4, 5, 6); }',
     });
   },
@@ -95,6 +99,53 @@ describe('<bit-lens> attributes', () => {
     await page.evaluate((twin) => document.querySelector('bit-lens').setAttribute('src', twin), TWIN);
     await page.locator('bit-lens h2.file-name', { hasText: 'prescaled' }).waitFor();
     await page.locator('[data-testid="norms-verdict"]', { hasText: '16 of 17' }).waitFor();
+  }));
+
+  test('two elements generating on one shared file: both finish, with the tokens each gives alone', TIMEOUT, () => withPage('shared.html', async (page) => {
+    for (const id of ['x', 'y']) await loaded(page, `#${id}`);
+    assert.deepEqual(await page.evaluate(() => ['x', 'y'].map((id) => document.getElementById(id).lens.shared)), [false, true]);
+    // Different prompts, greedy: each element's tokens must be its own prompt's, in both modes.
+    const cases = { x: GOLDEN.cases[1], y: GOLDEN.cases[4] };
+    const panel = (id) => page.locator(`#${id} [data-testid="generate"]`);
+    const ids = async (id, mode) => (await page.locator(`#${id} [data-testid="mode-${mode}"]`).getAttribute('data-ids')).split(',').map(Number);
+    const want = (c) => ({ baseline: c.greedy_ids.slice(0, 24), rescaled: c.faithful_rescaled_greedy_ids.slice(0, 24) });
+    for (const id of ['x', 'y']) {
+      await page.locator(`#${id} [data-testid="prompt"]`).fill(cases[id].prompt);
+      await page.locator(`#${id} [data-testid="temperature"]`).fill('0');
+    }
+    // Alone: x, then y.
+    const alone = {};
+    for (const id of ['x', 'y']) {
+      await page.locator(`#${id} [data-testid="run"]`).click();
+      await panel(id).and(page.locator('[data-state="done"]')).waitFor();
+      alone[id] = { baseline: await ids(id, 'baseline'), rescaled: await ids(id, 'rescaled') };
+      assert.deepEqual(alone[id], want(cases[id]), `${id} alone`);
+    }
+    // Together: both Run buttons pressed in one task. y waits for x's turn and says so.
+    const seen = await page.evaluate(() => new Promise((resolve) => {
+      const states = { x: [], y: [] };
+      const roots = ['x', 'y'].map((id) => document.getElementById(id).shadowRoot.querySelector('[data-testid="generate"]'));
+      const statusOf = (r) => r.querySelector('[data-testid="run-status"]').textContent;
+      const observer = new MutationObserver(() => {
+        roots.forEach((r, i) => {
+          const list = states[['x', 'y'][i]];
+          const s = `${r.dataset.state}: ${r.dataset.state === 'waiting' ? statusOf(r) : ''}`;
+          if (list.at(-1) !== s) list.push(s);
+        });
+        if (roots.every((r) => r.dataset.state === 'done')) {
+          observer.disconnect();
+          resolve(states);
+        }
+      });
+      roots.forEach((r) => observer.observe(r, { attributes: true, attributeFilter: ['data-state'], subtree: true, childList: true, characterData: true }));
+      roots.forEach((r) => r.querySelector('[data-testid="run"]').click());
+    }));
+    assert.deepEqual(seen.x, ['running: ', 'done: ']);
+    assert.deepEqual(seen.y, ['running: ', 'waiting: waiting: another generation on this file runs first…', 'running: ', 'done: ']);
+    for (const id of ['x', 'y']) {
+      assert.deepEqual({ baseline: await ids(id, 'baseline'), rescaled: await ids(id, 'rescaled') }, alone[id], `${id} beside the other`);
+      assert.match(await page.locator(`#${id} [data-testid="run-status"]`).textContent(), / — done$/);
+    }
   }));
 
   test('themable: custom properties, ::part, prefers-color-scheme: dark', TIMEOUT, () => withPage('theme.html', async (page) => {
