@@ -148,6 +148,40 @@ describe('JS API (dist/)', () => {
     assert.equal(out.empty[0], 'truncated');
   }));
 
+  test('generations of handles on one file take turns: one waits (and can be stopped while it waits), a handle\'s new one ends its own last one', TIMEOUT, () => withPage('api.html', async (page) => {
+    const c = GOLDEN.cases[1];
+    const out = await inPage(page, async (api, { url, prompt }) => {
+      const [a, b] = await Promise.all([api.open(url), api.open(url)]);
+      const run = async (lens, extra = {}) => {
+        const waits = [];
+        const gen = lens.generate({ prompt, maxTokens: 16, temperature: 0, modes: ['baseline'], onWaiting: (n) => waits.push(n), ...extra });
+        const ids = [];
+        for await (const t of gen) ids.push(t.token);
+        return { ids, waits, stopped: (await gen.status).stopped };
+      };
+      // b waits for a, then runs in full.
+      const both = await Promise.all([run(a), run(b)]);
+      // b waits behind a; stopped while it waits (its onWaiting, replacing the recorder, aborts
+      // it), it ends at once, without a token, and a runs on.
+      const first = run(a);
+      const stopper = new AbortController();
+      const waiting = run(b, { signal: stopper.signal, onWaiting: () => stopper.abort() });
+      const [full, stoppedWaiting] = await Promise.all([first, waiting]);
+      // A handle's second generation ends its first (no waiting).
+      const one = run(a);
+      const two = run(a);
+      const [replaced, replacing] = await Promise.all([one, two]);
+      return { both, full, stoppedWaiting, replaced, replacing };
+    }, { url: MODEL, prompt: c.prompt });
+    const want = c.greedy_ids.slice(0, 16);
+    assert.deepEqual(out.both, [{ ids: want, waits: [], stopped: false }, { ids: want, waits: [1], stopped: false }]);
+    assert.deepEqual(out.full, { ids: want, waits: [], stopped: false });
+    assert.deepEqual(out.stoppedWaiting, { ids: [], waits: [], stopped: true });
+    assert.equal(out.replaced.stopped, true);
+    assert.ok(out.replaced.ids.length < 16, `${out.replaced.ids.length} tokens`);
+    assert.deepEqual(out.replacing, { ids: want, waits: [], stopped: false });
+  }));
+
   test('handles share one worker and one copy of a file they both name by URL', TIMEOUT, () => withPage('api.html', async (page) => {
     const before = server().count(MODEL);
     const out = await inPage(page, async (api, { url, twin }) => {
