@@ -35,7 +35,8 @@ export const GENERATE_DEFAULTS = {
 };
 
 /**
- * What wasm32 can hold: 4 GiB of memory in all, 2 GiB - 1 in one allocation (the file's
- * buffer); `runtime` is kept free for the module, the tokenizer and temporary buffers.
+ * What wasm32 can hold: 4 GiB of memory in all (one allocation, the file's buffer, holds at
+ * most 2 GiB - 1: the core's rule, src/api/mod.rs `file_capacity`); `runtime` is kept free for
+ * the module, the tokenizer and temporary buffers.
  */
-export const MEMORY_LIMITS = { maxMemory: 4 * 2 ** 30, maxAllocation: 2 ** 31 - 1, runtime: 64 * 2 ** 20 };
+export const MEMORY_LIMITS = { maxMemory: 4 * 2 ** 30, runtime: 64 * 2 ** 20 };

@@ -164,12 +164,12 @@ function bytesInUse() {
 
 const MiB = (n) => `${(n / 1048576).toFixed(1)} MiB`;
 
-/** Refuses, with the numbers, a file whose bytes and runs cannot fit in wasm32 memory. */
+/**
+ * Refuses, with the numbers, a file whose bytes and runs cannot fit in wasm32 memory. (A file
+ * over one allocation, 2 GiB - 1, was refused by `estimateMemory` already: the core decides.)
+ */
 function checkFits(name, est) {
-  const { maxMemory, maxAllocation, runtime } = MEMORY_LIMITS;
-  if (est.fileBytes > maxAllocation) {
-    throw kindError('too_large', `${name} has ${est.fileBytes} bytes (${MiB(est.fileBytes)}); one WebAssembly allocation holds at most ${maxAllocation} bytes (2 GiB - 1), so it cannot be loaded in a browser`);
-  }
+  const { maxMemory, runtime } = MEMORY_LIMITS;
   const inUse = bytesInUse();
   const need = est.total + runtime;
   if (need + inUse > maxMemory) {

@@ -7,8 +7,9 @@
 //! Returns `{needMore}` (the prefix ends inside the header: bytes it needs) or
 //! `{fileBytes, runnable, reason?, nCtx, kvCache, activations, normBytes, perMode, modes, total}`:
 //! `total` = the file + `modes` × (KV cache + activations + norm vectors). A file that is not a
-//! runnable model (`runnable: false`, with the reason) needs only its own bytes. Header errors
-//! throw as `GgufFile.push` would (same message and `kind`).
+//! runnable model (`runnable: false`, with the reason) needs only its own bytes. A file larger
+//! than one allocation holds throws `too_large` as `new GgufFile` would, whatever the prefix;
+//! header errors throw as `GgufFile.push` would (same message and `kind`).
 
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -60,6 +61,7 @@ pub fn estimate_memory(prefix: &[u8], file_size: f64, modes: u32) -> Result<JsVa
         ));
     }
     let file_len = file_size as u64;
+    super::file_capacity(file_len)?;
     let g = match Gguf::parse_prefix(prefix, file_len) {
         Ok(g) => g,
         Err(GgufError::NeedMore { needed }) => {

@@ -78,6 +78,25 @@ pub struct GgufFile {
     failed: Option<GgufError>,
 }
 
+/// The buffer for a file of `file_len` bytes is one allocation, so at most `isize::MAX` bytes
+/// (2 GiB - 1 in wasm32); a larger file is a `too_large` error naming both numbers. The one place
+/// this limit is decided: `GgufFile::new` and `estimateMemory` (the page's refusal before it
+/// reads more than the header) both ask here.
+pub(crate) fn file_capacity(file_len: u64) -> Result<usize, JsValue> {
+    usize::try_from(file_len)
+        .ok()
+        .filter(|&n| n <= isize::MAX as usize)
+        .ok_or_else(|| {
+            js_error(
+                "too_large",
+                &format!(
+                    "the file has {file_len} bytes; one wasm32 allocation holds at most {} bytes",
+                    isize::MAX
+                ),
+            )
+        })
+}
+
 #[wasm_bindgen]
 impl GgufFile {
     /// Allocates the buffer for a file of `size` bytes. A size that does not fit this wasm
@@ -92,18 +111,7 @@ impl GgufFile {
             ));
         }
         let file_len = size as u64;
-        let cap = usize::try_from(file_len)
-            .ok()
-            .filter(|&n| n <= isize::MAX as usize)
-            .ok_or_else(|| {
-                js_error(
-                    "too_large",
-                    &format!(
-                        "the file has {file_len} bytes; one wasm32 allocation holds at most {} bytes",
-                        isize::MAX
-                    ),
-                )
-            })?;
+        let cap = file_capacity(file_len)?;
         let mut buf = Vec::new();
         buf.try_reserve_exact(cap).map_err(|_| {
             js_error(
