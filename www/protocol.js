@@ -39,8 +39,8 @@
 //                                                         (at once when shared); memory:
 //                                                         estimateMemory's object or null
 //   {id, type: LOADED, info, seconds, steps, from, check, shared} from: 'file' | 'network' |
-//                                                         'cache'; check (from 'cache' only,
-//                                                         else null): how the copy was checked
+//                                                         'cache'; check (a cached copy's
+//                                                         only, else null): how it was checked
 //                                                         against the server, {status:
 //                                                         'not-modified' | 'offline' | 'http' |
 //                                                         'unchecked', detail}; steps: ms per
