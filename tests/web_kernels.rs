@@ -434,8 +434,9 @@ fn simd128_q8_block_matvec_equals_scalar() {
 }
 
 /// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
-/// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (four dimensions at a time),
-/// with F16 probabilities (some ±0) and, taking the scalar path, F32 ones.
+/// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (sixteen, eight and single
+/// dimensions at a time), with F16 probabilities (some ±0) and, taking the scalar path, F32
+/// ones; a cache with an infinity and a NaN takes the exact conversion.
 #[wasm_bindgen_test]
 fn simd128_attention_products_equal_scalar() {
     use bitlens::kernels::attention;
@@ -445,11 +446,18 @@ fn simd128_attention_products_equal_scalar() {
         (3, 128, 5),
         (33, 64, 3),
         (300, 66, 2),
+        (300, 128, 2),
+        (70, 120, 1),
     ] {
         let kv_dim = head_dim * kv_heads;
-        let cache: Vec<half::f16> = (0..n * kv_dim)
+        let mut cache: Vec<half::f16> = (0..n * kv_dim)
             .map(|_| half::f16::from_f32(rng.f16ish()))
             .collect();
+        if n == 70 {
+            // An infinity and a NaN in the cache: the exact conversion's path.
+            cache[5 * kv_dim + 17] = half::f16::INFINITY;
+            cache[40 * kv_dim + 3] = half::f16::NAN;
+        }
         let p16: Vec<f32> = (0..n)
             .map(|t| match t % 7 {
                 0 => 0.0,

@@ -39,6 +39,12 @@ pub use choice::Kernels;
 pub use matrix::{matmul, matvec, ActScratch, Matrix};
 pub use norm::rmsnorm;
 
+/// The tests' one seeded generator (a xorshift stream), shared with the integration and browser
+/// tests.
+#[cfg(test)]
+#[path = "../../tests/common/pseudo_random.rs"]
+mod pseudo_random;
+
 #[cfg(test)]
 /// Deterministic test inputs shared by the kernels' tests (native and in Chromium; some only
 /// the x86 ones use).
@@ -54,46 +60,5 @@ pub(crate) mod testdata {
         DotOrder::TinyBlasAvx512,
     ];
 
-    /// A xorshift stream for test inputs (deterministic).
-    pub struct Rng(pub u64);
-
-    impl Rng {
-        pub fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-            (0..n).map(|_| self.next() as u8).collect()
-        }
-
-        /// int8 values with the extremes -128 and 127 often.
-        pub fn i8s(&mut self, n: usize) -> Vec<i8> {
-            (0..n)
-                .map(|_| match self.next() % 8 {
-                    0 => -128,
-                    1 => 127,
-                    _ => self.next() as i8,
-                })
-                .collect()
-        }
-
-        /// Floats over a wide range, both signs.
-        pub fn f32s(&mut self, n: usize) -> Vec<f32> {
-            (0..n)
-                .map(|_| {
-                    let x = self.next();
-                    let v = f32::from_bits((x >> 41) as u32 | 0x3f80_0000)
-                        * 2f32.powi((x % 16) as i32 - 8);
-                    if x & (1 << 20) == 0 {
-                        v
-                    } else {
-                        -v
-                    }
-                })
-                .collect()
-        }
-    }
+    pub use super::pseudo_random::Rng;
 }

@@ -317,6 +317,7 @@ pub(crate) mod tests {
             (2560, 4),
             (2560, 5),
             (6912, 6),
+            (6912, 1),
         ] {
             let rows = 5;
             let packed: Vec<u8> = (0..rows * cols / 4).map(|_| next() as u8).collect();

@@ -241,47 +241,52 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
 /// times 2^56 are `f16_grid_lanes`'s. Returns false (the lanes unusable) if the row holds an
 /// infinity or NaN.
 #[inline(always)]
-fn f16_scaled_lanes<const Q: usize, const C: usize>(
+fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
     src: &[u8],
     x_up: [&[f32]; C],
     full: usize,
     lanes: &mut [[f32; 64]; C],
 ) -> bool {
-    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && 4 * Q <= 64);
+    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2 * G) && 4 * Q <= 64);
     assert!(2 * full <= src.len() && x_up.iter().all(|x| full <= x.len()));
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
-    // Each group of eight lanes runs over the whole row in turn: two accumulators per column
-    // in registers (all `Q` at once spill in V8's code).
-    for j in 0..Q / 2 {
-        let mut acc = [[f32x4_splat(0.0); 2]; C];
+    // `G` groups of eight lanes run over the whole row together, then the next `G`: two
+    // accumulators per group and column in registers (all `Q` at once spill in V8's code),
+    // and `2·G·C` independent sums so the adds do not wait on each other.
+    for j0 in (0..Q / 2).step_by(G) {
+        let mut acc = [[[f32x4_splat(0.0); 2]; C]; G];
         for i in (0..full).step_by(4 * Q) {
-            let at = i + 8 * j;
-            let h = load(src, 2 * at);
-            top = u16x8_max(top, i16x8_shl(h, 1));
-            let low = i16x8_shl(h, 13);
-            let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
-            let w = [
-                i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
-                i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
-            ];
-            for (a, x) in acc.iter_mut().zip(x_up) {
-                // SAFETY: at + 8 <= full <= x.len() (asserted above).
-                let xv = unsafe {
-                    [
-                        v128_load(x.as_ptr().add(at) as *const v128),
-                        v128_load(x.as_ptr().add(at + 4) as *const v128),
-                    ]
-                };
-                a[0] = exact_product_add(w[0], xv[0], a[0]);
-                a[1] = exact_product_add(w[1], xv[1], a[1]);
+            for (g, acc) in acc.iter_mut().enumerate() {
+                let at = i + 8 * (j0 + g);
+                let h = load(src, 2 * at);
+                top = u16x8_max(top, i16x8_shl(h, 1));
+                let low = i16x8_shl(h, 13);
+                let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
+                let w = [
+                    i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
+                    i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
+                ];
+                for (a, x) in acc.iter_mut().zip(x_up) {
+                    // SAFETY: at + 8 <= full <= x.len() (asserted above).
+                    let xv = unsafe {
+                        [
+                            v128_load(x.as_ptr().add(at) as *const v128),
+                            v128_load(x.as_ptr().add(at + 4) as *const v128),
+                        ]
+                    };
+                    a[0] = exact_product_add(w[0], xv[0], a[0]);
+                    a[1] = exact_product_add(w[1], xv[1], a[1]);
+                }
             }
         }
-        for (l, a) in lanes.iter_mut().zip(acc) {
-            for (k, v) in a.into_iter().enumerate() {
-                let v = f32x4_mul(v, f32x4_splat(X_UP));
-                // SAFETY: four f32 slots at 8j + 4k < 4Q <= 64.
-                unsafe { v128_store(l.as_mut_ptr().add(8 * j + 4 * k) as *mut v128, v) };
+        for (g, acc) in acc.into_iter().enumerate() {
+            for (l, a) in lanes.iter_mut().zip(acc) {
+                for (k, v) in a.into_iter().enumerate() {
+                    let v = f32x4_mul(v, f32x4_splat(X_UP));
+                    // SAFETY: four f32 slots at 8(j0 + g) + 4k < 4Q <= 64.
+                    unsafe { v128_store(l.as_mut_ptr().add(8 * (j0 + g) + 4 * k) as *mut v128, v) };
+                }
             }
         }
     }
@@ -301,11 +306,20 @@ fn dot_f16_grid_up<const C: usize>(
     let m = order.fused_len(n);
     let full = m / order.lanes() * order.lanes();
     let mut lanes = [[0f32; 64]; C];
-    let finite = match order {
-        DotOrder::GgmlVecDot => f16_scaled_lanes::<8, C>(src, x_up, full, &mut lanes),
-        DotOrder::TinyBlas => f16_scaled_lanes::<2, C>(src, x_up, full, &mut lanes),
-        DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes::<16, C>(src, x_up, full, &mut lanes),
-        DotOrder::TinyBlasAvx512 => f16_scaled_lanes::<4, C>(src, x_up, full, &mut lanes),
+    // One column: two groups of lanes per pass (four sums in flight); two columns already
+    // have four.
+    let finite = match (order, C) {
+        (DotOrder::GgmlVecDot, 1) => f16_scaled_lanes::<8, C, 4>(src, x_up, full, &mut lanes),
+        (DotOrder::GgmlVecDot, _) => f16_scaled_lanes::<8, C, 1>(src, x_up, full, &mut lanes),
+        (DotOrder::TinyBlas, _) => f16_scaled_lanes::<2, C, 1>(src, x_up, full, &mut lanes),
+        (DotOrder::GgmlVecDotAvx512, 1) => {
+            f16_scaled_lanes::<16, C, 2>(src, x_up, full, &mut lanes)
+        }
+        (DotOrder::GgmlVecDotAvx512, _) => {
+            f16_scaled_lanes::<16, C, 1>(src, x_up, full, &mut lanes)
+        }
+        (DotOrder::TinyBlasAvx512, 1) => f16_scaled_lanes::<4, C, 2>(src, x_up, full, &mut lanes),
+        (DotOrder::TinyBlasAvx512, _) => f16_scaled_lanes::<4, C, 1>(src, x_up, full, &mut lanes),
     };
     let w = |k| f16_at(src, k);
     let mut out = [0f32; C];
@@ -436,6 +450,135 @@ pub fn kqv_f16_grid(
 }
 
 fn kqv_lanes<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
+    if !kqv_scaled::<L>(order, v, stride, p, n_pad, out) {
+        kqv_lanes_exact::<L>(order, v, stride, p, n_pad, out);
+    }
+}
+
+/// Eight d's of the value-sum lanes per group, `G` groups at once (`8G` accumulators over d,
+/// for one lane `l`): `lanes[l][8g..8g+8]` gets `Σ v[t·stride + d]·p[t]` over the cells `t ≡ l
+/// (mod L)` below `n_vec`, in order of t, with the F16 values put in place as in
+/// `f16_scaled_lanes` (`w·2^-112`) and `p` times 2^56, so every product is exact and every
+/// partial sum the true one times 2^-56, far from the subnormal range (all are multiples of
+/// 2^-104). Returns the largest `h << 1` seen (an infinity or NaN is 0xf800 or more).
+#[inline(always)]
+fn kqv_scaled_group<const L: usize, const G: usize>(
+    vb: &[u8],
+    stride: usize,
+    d0: usize,
+    p: &[f32],
+    n_vec: usize,
+    lanes: &mut [[f32; 32]; L],
+    top: v128,
+) -> v128 {
+    let mut top = top;
+    assert!(8 * G <= 32 && (n_vec == 0 || 2 * ((n_vec - 1) * stride + d0 + 8 * G) <= vb.len()));
+    assert!(n_vec <= p.len());
+    for (l, lane) in lanes.iter_mut().enumerate() {
+        let mut acc = [[f32x4_splat(0.0); 2]; G];
+        for t in (l..n_vec).step_by(L) {
+            let pt = f32x4_splat(p[t] * X_UP);
+            for (g, a) in acc.iter_mut().enumerate() {
+                // SAFETY: 2(t·stride + d0 + 8g) + 16 <= vb.len() (asserted above).
+                let h = unsafe {
+                    v128_load(vb.as_ptr().add(2 * (t * stride + d0 + 8 * g)) as *const v128)
+                };
+                top = u16x8_max(top, i16x8_shl(h, 1));
+                let low = i16x8_shl(h, 13);
+                let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
+                let w0 = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high);
+                let w1 = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high);
+                a[0] = exact_product_add(w0, pt, a[0]);
+                a[1] = exact_product_add(w1, pt, a[1]);
+            }
+        }
+        for (g, a) in acc.into_iter().enumerate() {
+            for (k, v) in a.into_iter().enumerate() {
+                let v = f32x4_mul(v, f32x4_splat(X_UP));
+                // SAFETY: four f32 slots at 8g + 4k < 8G <= 32.
+                unsafe { v128_store(lane.as_mut_ptr().add(8 * g + 4 * k) as *mut v128, v) };
+            }
+        }
+    }
+    top
+}
+
+/// `kqv_lanes` with the lanes running over d (eight values per load) and the cells of one lane
+/// in turn, each F16 value converted as in `f16_scaled_lanes`; the cells past `p.len()` (value
+/// and probability 0) add +0 to a lane, which never changes it, so they are skipped. Returns
+/// false (nothing written) if a value is an infinity or NaN.
+fn kqv_scaled<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) -> bool {
+    let n = p.len();
+    let hd = out.len();
+    assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
+    let m = order.fused_len(n_pad);
+    let full = m / L * L;
+    let n_vec = n.min(full);
+    let vb = f16_bytes(v);
+    let mut top = u16x8_splat(0);
+    let mut lanes = [[0f32; 32]; L];
+    let mut results = [0f32; 32];
+    let mut d0 = 0;
+    while d0 + 8 <= hd {
+        let width = if d0 + 16 <= hd { 16 } else { 8 };
+        top = if width == 16 {
+            kqv_scaled_group::<L, 2>(vb, stride, d0, p, n_vec, &mut lanes, top)
+        } else {
+            kqv_scaled_group::<L, 1>(vb, stride, d0, p, n_vec, &mut lanes, top)
+        };
+        for (j, r) in results.iter_mut().enumerate().take(width) {
+            let d = d0 + j;
+            let mut lj = [0f32; L];
+            for (x, lane) in lj.iter_mut().zip(&lanes) {
+                *x = lane[j];
+            }
+            let vd = |t: usize| {
+                if t < n {
+                    v[t * stride + d].to_f32()
+                } else {
+                    0.0
+                }
+            };
+            let pd = |t: usize| if t < n { p[t] } else { 0.0 };
+            fused_lanes_from(&mut lj, full, m, vd, pd);
+            *r = reduce(order, &lj, n_pad, vd, pd);
+        }
+        out[d0..d0 + width].copy_from_slice(&results[..width]);
+        d0 += width;
+    }
+    if !u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800))) {
+        return false;
+    }
+    for (j, o) in out.iter_mut().enumerate().skip(d0) {
+        let vd = |t: usize| {
+            if t < n {
+                v[t * stride + j].to_f32()
+            } else {
+                0.0
+            }
+        };
+        *o = crate::kernels::float::dot(order, n_pad, vd, |t| if t < n { p[t] } else { 0.0 });
+    }
+    true
+}
+
+/// `kqv_lanes` for any values (infinities and NaN included): four d at a time, the lanes
+/// running over t, each value converted exactly.
+fn kqv_lanes_exact<const L: usize>(
     order: DotOrder,
     v: &[f16],
     stride: usize,
