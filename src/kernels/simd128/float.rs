@@ -251,6 +251,8 @@ fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
     assert!(2 * full <= src.len() && x_up.iter().all(|x| full <= x.len()));
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
+    // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
+    let sign_mask = core::hint::black_box(i16x8_splat(0x8fffu16 as i16));
     // `G` groups of eight lanes run over the whole row together, then the next `G`: two
     // accumulators per group and column in registers (all `Q` at once spill in V8's code),
     // and `2·G·C` independent sums so the adds do not wait on each other.
@@ -259,10 +261,11 @@ fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
         for i in (0..full).step_by(4 * Q) {
             for (g, acc) in acc.iter_mut().enumerate() {
                 let at = i + 8 * (j0 + g);
-                let h = load(src, 2 * at);
+                // SAFETY: 2(at + 8) <= 2 full <= src.len() (asserted above).
+                let h = unsafe { v128_load(src.as_ptr().add(2 * at) as *const v128) };
                 top = u16x8_max(top, i16x8_shl(h, 1));
                 let low = i16x8_shl(h, 13);
-                let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
+                let high = v128_and(i16x8_shr(h, 3), sign_mask);
                 let w = [
                     i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
                     i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),

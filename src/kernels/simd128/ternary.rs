@@ -89,15 +89,22 @@ pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
 fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
     const BLOCKS_PER_WIDENING: usize = 4;
     let blocks = row.len() / 32;
+    // Every load below is within these bounds: checked once here, not per load.
+    assert!(q.iter().all(|q| 128 * blocks <= q.len()));
+    let ld = |p: *const u8, at: usize| -> v128 {
+        // SAFETY: offsets of 16 bytes within the bounds asserted above.
+        unsafe { v128_load(p.add(at) as *const v128) }
+    };
     let mut acc = [i32x4_splat(0); C];
-    let three = u8x16_splat(3);
+    // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
+    let three = core::hint::black_box(u8x16_splat(3));
     let mut first = 0;
     while first < blocks {
         let last = (first + BLOCKS_PER_WIDENING).min(blocks);
         let mut acc16 = [i16x8_splat(0); C];
         for blk in first..last {
             for half in 0..2 {
-                let b = load(row, 32 * blk + 16 * half);
+                let b = ld(row.as_ptr(), 32 * blk + 16 * half);
                 let plane3 = v128_and(b, three);
                 let plane2 = v128_and(u16x8_shr(b, 2), three);
                 let plane1 = v128_and(u16x8_shr(b, 4), three);
@@ -105,7 +112,10 @@ fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
                 let at = 128 * blk + 16 * half;
                 for (a, q) in acc16.iter_mut().zip(q) {
                     let dot = |k: usize, codes: v128| {
-                        i16x8_relaxed_dot_i8x16_i7x16(load_i8(q, at + 32 * k), codes)
+                        i16x8_relaxed_dot_i8x16_i7x16(
+                            ld(q.as_ptr() as *const u8, at + 32 * k),
+                            codes,
+                        )
                     };
                     let sum = i16x8_add(
                         i16x8_add(dot(0, plane0), dot(1, plane1)),
