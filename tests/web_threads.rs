@@ -4,9 +4,9 @@
 //! model's are split too).
 //!
 //! In the threaded build (`+atomics`; scripts/test.sh runs `browser_tests threads`) the test
-//! starts a pool of one Web Worker first (`initThreadPool(1)`: with the calling thread, two;
-//! as the page's worker does)
-//! and checks that a product really runs on two threads. The one-thread builds run the same
+//! starts a pool of two Web Workers first (`initThreadPool(2)`, as the page's worker does for
+//! two threads: a forward pass runs on the pool while the calling thread waits) and checks that
+//! a product split from a pool thread really runs on two threads. The one-thread builds run the same
 //! comparison, where `threads` must change nothing.
 //!
 //! SmolLM2 is not in git: see tests/web_smollm2.rs for `.web-test-assets/`.
@@ -42,20 +42,24 @@ async fn two_threads() {
         if STARTED.swap(true, Ordering::SeqCst) {
             return;
         }
-        wasm_bindgen_futures::JsFuture::from(bitlens::api::init_thread_pool(1))
+        wasm_bindgen_futures::JsFuture::from(bitlens::api::init_thread_pool(2))
             .await
-            .expect("initThreadPool(1)");
+            .expect("initThreadPool(2)");
         // Every chunk waits (up to 20 s) until two threads have taken one.
         let seen = Mutex::new(HashSet::new());
         let mut out = vec![0f32; 64];
-        bitlens::kernels::par::split_rows(2, &[0u8; 64], &mut out, |_, o| {
-            seen.lock().unwrap().insert(std::thread::current().id());
-            let t0 = js_sys::Date::now();
-            while seen.lock().unwrap().len() < 2 && js_sys::Date::now() - t0 < 20_000.0 {
-                std::hint::spin_loop();
-            }
-            o.fill(1.0);
-        });
+        let split = || {
+            bitlens::kernels::par::split_rows(2, &[0u8; 64], &mut out, |_, o| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                let t0 = js_sys::Date::now();
+                while seen.lock().unwrap().len() < 2 && js_sys::Date::now() - t0 < 20_000.0 {
+                    std::hint::spin_loop();
+                }
+                o.fill(1.0);
+            })
+        };
+        // As a forward pass splits it: from a pool thread.
+        bitlens::kernels::par::on_pool(2, split);
         assert_eq!(out, vec![1.0; 64]);
         assert_eq!(seen.lock().unwrap().len(), 2, "a product ran on one thread");
     }

@@ -66,8 +66,8 @@ export function chooseBuild(forced) {
 /**
  * Imports and initializes the chosen build: the JS module (`mod`), the instance's exports
  * (`exports.memory` is its wasm memory), the build's key and name,
- * `threads` (the most threads a run may ask for: the calling worker and the threaded build's
- * pool, which starts here, else 1) and `why` (null, or why there is one thread).
+ * `threads` (the most threads a run may ask for: the threaded build's pool, which starts
+ * here, else 1) and `why` (null, or why there is one thread).
  */
 export async function loadWasm(forced) {
   const { key, why } = chooseBuild(forced);
@@ -75,10 +75,11 @@ export async function loadWasm(forced) {
   const exports = await mod.default();
   let threads = key === 'threads' ? defaultThreads() : 1;
   let reason = why;
-  // The worker calling into the module computes too: a run of n threads needs n - 1 more.
+  // A run's forward pass runs on the pool (the calling worker waits: src/kernels/par.rs,
+  // `on_pool`), so a run of n threads needs a pool of n.
   if (threads > 1) {
     try {
-      await mod.initThreadPool(threads - 1);
+      await mod.initThreadPool(threads);
     } catch (e) {
       // E.g. a Content-Security-Policy without blob: workers: the threaded build on one thread.
       threads = 1;

@@ -28,8 +28,8 @@ pub use model::ModelRunner;
 
 /// The threaded build only (`+atomics`): `initThreadPool(n)` starts the products' pool on `n`
 /// Web Workers sharing this module's memory (a Promise; once, before the first run). Runs then
-/// ask for up to `n + 1` threads (`ModelRunner` option `threads`; the calling thread computes
-/// too).
+/// ask for up to `n` threads (`ModelRunner` option `threads`): a run's forward pass goes to the
+/// pool and the calling thread waits (`kernels::par::on_pool`).
 #[cfg(target_feature = "atomics")]
 pub use wasm_bindgen_rayon::init_thread_pool;
 

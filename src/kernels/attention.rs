@@ -30,7 +30,12 @@ unsafe fn softmax_fma(x: &mut [f32], isa: Isa) {
 
 #[inline(always)]
 fn softmax_any(x: &mut [f32], isa: Isa) {
-    let max = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    // A compare, not `f32::max`: wasm has no scalar instruction with `max`'s NaN rule, so
+    // it becomes a call per cell. Same result: a NaN never wins either way, and the first of
+    // equal values (±0) is kept, which `v - max` cannot tell apart.
+    let max = x
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0f64;
     match isa {
         Isa::Avx2 => {

@@ -12,8 +12,9 @@
 //! calling thread and `threads - 1` tasks on the pool take chunks until none is left: the
 //! caller starts at once (handing the whole product to the pool would cost a second wake-up per
 //! product), and a task that starts late (on a busy machine a pool thread may not get a core for
-//! milliseconds) finds no chunk left and ends. So a pool of `n - 1` threads serves runs of up
-//! to `n` threads; at most the pool's size of tasks run at once.
+//! milliseconds) finds no chunk left and ends. A forward pass runs on a pool thread
+//! (`on_pool`), so a pool of `n` threads serves runs of up to `n` threads; at most the pool's
+//! size of tasks run at once.
 
 /// By default a product of fewer weights runs on the calling thread: waking a helper and
 /// handing out chunks costs tens of microseconds, more than such a product gains on a busy
@@ -23,6 +24,23 @@ pub const MIN_PARALLEL_WEIGHTS: usize = 1 << 20;
 /// Chunks per thread (more balance the work when some thread gets less CPU time).
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 const CHUNKS_PER_THREAD: usize = 8;
+
+/// Runs `f` on one of the pool's threads when `threads > 1` (else here), so that the products
+/// inside it are split from a pool thread: the pool threads stay awake between the products of
+/// a forward pass (rayon spins a while before a thread sleeps) and one that has finished its
+/// chunks waits for the others by stealing and spinning. Split from a thread outside the pool,
+/// each product would wake a sleeping helper and then sleep on a lock until it ends: two
+/// wake-ups per product, 210 products per 2B-4T token. The calling thread blocks meanwhile, so
+/// the pool needs as many threads as a run may ask for.
+pub fn on_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if threads > 1 && rayon::current_thread_index().is_none() {
+        return rayon::scope(|_| f());
+    }
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    let _ = threads;
+    f()
+}
 
 /// Runs `f(rows_data, rows_out)` over contiguous runs of rows on up to `threads` threads (the
 /// calling thread included).

@@ -15,6 +15,7 @@ use crate::kernels::float::DotOrder;
 use crate::kernels::math::{silu_isa, Isa};
 use crate::kernels::matrix::FloatInput;
 use crate::kernels::norm::{rms, rmsnorm_inplace};
+use crate::kernels::par::on_pool;
 use crate::kernels::rope::{rope_cache, rope_neox, rope_norm};
 use crate::kernels::{matmul, rmsnorm, ActScratch};
 
@@ -129,7 +130,20 @@ impl<S: Sequence> Sequence for &mut S {
 /// sequence's probe ends up holding its last column's activations. Leaves the normed final
 /// hidden states in `b.x`, one column after the other, for `head`. `in_batch` says how the
 /// reference engine decodes these tokens (`Pass::in_batch`), the same for every column.
-pub fn forward_batch<S: Sequence>(
+pub fn forward_batch<S: Sequence + Send>(
+    m: &Model,
+    file: &[u8],
+    b: &mut Batch,
+    seqs: &mut [S],
+    cols: &[Col],
+    in_batch: bool,
+) -> Result<(), ModelError> {
+    let threads = b.act.threads;
+    on_pool(threads, || layers(m, file, b, seqs, cols, in_batch))
+}
+
+/// `forward_batch` on the thread it runs on.
+fn layers<S: Sequence>(
     m: &Model,
     file: &[u8],
     b: &mut Batch,
@@ -281,7 +295,9 @@ pub fn head(
     out: &mut [f32],
 ) {
     let (_, fi) = numerics(m.engine, m.isa, in_batch);
-    matmul(&m.weights.output.matrix(file), x, act, fi, out);
+    on_pool(act.threads, || {
+        matmul(&m.weights.output.matrix(file), x, act, fi, out)
+    });
 }
 
 /// Runs token `token` at position `pos` through the model, with the norm gammas `norms` (the
