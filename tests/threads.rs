@@ -109,6 +109,7 @@ fn every_weight_type_same_bits_for_any_thread_count() {
             rows,
             cols,
             scale: 0.75,
+            finite: false,
         };
         let mut want = vec![0f32; rows];
         matvec(

@@ -105,6 +105,7 @@ fn matrix<'a>(g: &Gguf, name: &str) -> Matrix<'a> {
         rows: t.dims[1] as usize,
         cols: t.dims[0] as usize,
         scale,
+        finite: false,
     }
 }
 

@@ -127,6 +127,7 @@ fn bench_2b4t_kernels() {
             rows,
             cols,
             scale: 0.5,
+            finite: false,
         };
         let mut out = vec![0f32; rows];
         let mut time = |kernels: Kernels, reps: usize| {

@@ -356,6 +356,28 @@ fn simd128_f16_matvec_on_the_f16_grid() {
         simd128::matvec_float(&bytes, FloatType::F16, &x, order, &mut row, &mut got);
         assert_same(&got, &want, &format!("{order:?}, random F16 bits"));
     }
+    // The head's kernel for rows checked finite at load (no per-row check), one and three
+    // columns: each column's scalar bits.
+    assert!(float::f16_all_finite(&bytes));
+    let x2: Vec<f32> = x.iter().rev().copied().collect();
+    for order in ORDERS {
+        for xs in [x.clone(), [&x[..], &x2, &x].concat()] {
+            let n = xs.len() / cols;
+            let mut want = vec![0f32; rows * n];
+            let mut col = vec![0f32; rows];
+            for (c, xc) in xs.chunks_exact(cols).enumerate() {
+                float::matvec_float(&bytes, FloatType::F16, xc, order, &mut row, &mut col);
+                for (r, &v) in col.iter().enumerate() {
+                    want[r * n + c] = v;
+                }
+            }
+            let mut x_up = Vec::new();
+            float::scale_up(&xs, &mut x_up);
+            let mut got = vec![0f32; rows * n];
+            simd128::float::matmul_f16_grid_finite(&bytes, &xs, &x_up, cols, order, &mut got);
+            assert_same(&got, &want, &format!("{order:?}, {n} columns, finite rows"));
+        }
+    }
 }
 
 /// The head's path scales the activation by 2^56 (`simd128::float::X_UP`): the smallest

@@ -30,6 +30,9 @@ pub struct Kernels {
     /// A batch kernel for F16 weights times F16 activations, where one shares work between
     /// columns (else the float products run a block of rows per column in turn).
     pub f16_grid: Option<F16GridMatmul>,
+    /// `f16_grid` for rows known to hold no infinity or NaN (`Matrix::finite`): no per-row
+    /// check.
+    pub f16_grid_finite: Option<F16GridMatmul>,
     pub float: FloatMatvec,
     pub q8: Q8Matvec,
     pub tq2: Tq2Matvec,
@@ -48,6 +51,7 @@ impl Kernels {
         i2s: ternary::matmul_i2s,
         i2s_q16: false,
         f16_grid: None,
+        f16_grid_finite: None,
         float: float::matvec_float,
         q8: q8::matvec_q8,
         tq2: ternary::matvec_tq2,

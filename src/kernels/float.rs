@@ -152,6 +152,17 @@ pub fn round_to_bf16(x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// Whether every F16 value of `bytes` is finite (no exponent of all ones): one pass at load,
+/// so that a kernel may skip its per-row check (`Matrix::finite`). A max over the values with
+/// the sign shifted out, which vectorizes.
+pub fn f16_all_finite(bytes: &[u8]) -> bool {
+    let top = bytes
+        .chunks_exact(2)
+        .map(|h| u16::from_le_bytes([h[0], h[1]]) << 1)
+        .fold(0u16, u16::max);
+    top < 0xf800
+}
+
 #[inline]
 pub fn f16_at(bytes: &[u8], i: usize) -> f32 {
     f16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32()
@@ -394,6 +405,21 @@ mod tests {
     use super::*;
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn f16_all_finite_finds_every_infinity_and_nan() {
+        let bytes = |hs: &[u16]| -> Vec<u8> { hs.iter().flat_map(|h| h.to_le_bytes()).collect() };
+        // ±65504, ±0, subnormals: finite.
+        assert!(f16_all_finite(&bytes(&[
+            0x7bff, 0xfbff, 0, 0x8000, 1, 0x83ff
+        ])));
+        assert!(f16_all_finite(&[]));
+        for bad in [0x7c00, 0xfc00, 0x7c01, 0xfe00, 0xffff, 0x7fff] {
+            let mut hs = vec![0x3c00u16; 37];
+            hs[29] = bad;
+            assert!(!f16_all_finite(&bytes(&hs)), "{bad:#06x}");
+        }
+    }
 
     #[test]
     fn avx512_orders_differ_from_avx2_only_in_rounding() {

@@ -23,6 +23,9 @@ pub struct Matrix<'a> {
     pub cols: usize,
     /// The per-tensor scale of an I2_S tensor (1 for other types).
     pub scale: f32,
+    /// F16 data known to hold no infinity or NaN (checked once at load), so the F16 kernel
+    /// need not check each row; false when unknown.
+    pub finite: bool,
 }
 
 /// Weight types `matvec` can multiply.
@@ -162,13 +165,18 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
             let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
             in_row_runs(threads, w, n, &mut s.by_row, out, f);
         }
-        GgmlType::F16 | GgmlType::BF16 | GgmlType::F32 if n > 1 => {
+        // One column too where a grid kernel takes F16 (the head of a decode step).
+        GgmlType::F16 | GgmlType::BF16 | GgmlType::F32
+            if n > 1 || (w.ty == GgmlType::F16 && s.kernels.f16_grid.is_some()) =>
+        {
             let elem = float_type(w.ty);
             let xs = float_activation(w.ty, float_input, x, &mut s.xf);
             let order = float_input.order;
-            if let (Some(kernel), FloatType::F16, true) =
-                (s.kernels.f16_grid, elem, float_input.convert)
-            {
+            let grid = match w.finite {
+                true => s.kernels.f16_grid_finite.or(s.kernels.f16_grid),
+                false => s.kernels.f16_grid,
+            };
+            if let (Some(kernel), FloatType::F16, true) = (grid, elem, float_input.convert) {
                 // The columns were rounded to F16 above: the kernel's precondition.
                 scale_up(xs, &mut s.row);
                 let x_up = &s.row[..];
@@ -440,6 +448,7 @@ mod tests {
                 rows,
                 cols,
                 scale: 0.25,
+                finite: false,
             };
             for (threads, fi) in [(1, FloatInput::VEC_DOT), (3, FloatInput::TINYBLAS_F32)] {
                 let mut s = ActScratch {

@@ -4,7 +4,7 @@
 //! because they are per mode (baseline / rescaled).
 
 use crate::gguf::{Gguf, TensorInfo};
-use crate::kernels::float::{bf16_at, f16_at, f32_at};
+use crate::kernels::float::{bf16_at, f16_all_finite, f16_at, f32_at};
 use crate::kernels::matrix::{Matrix, MATVEC_TYPES};
 use crate::norms::{load_norm_with, CorrectionPipeline, CorrectionRecord, RescalePolicy};
 use crate::quant::dequant::dequantize_rows;
@@ -24,6 +24,8 @@ pub struct TensorRef {
     pub cols: usize,
     /// I2_S per-tensor scale (1 otherwise).
     pub scale: f32,
+    /// F16 data checked at load to hold no infinity or NaN (`Matrix::finite`; the head only).
+    pub finite: bool,
 }
 
 impl TensorRef {
@@ -35,6 +37,7 @@ impl TensorRef {
             rows: self.rows,
             cols: self.cols,
             scale: self.scale,
+            finite: self.finite,
         }
     }
 }
@@ -179,6 +182,7 @@ fn matrix_ref(
         rows,
         cols,
         scale,
+        finite: false,
     })
 }
 
@@ -246,6 +250,12 @@ impl Weights {
             }
             t.scale = 1.0;
             t
+        };
+        // The head is the largest product of a step: one pass now spares each row its check.
+        let output = TensorRef {
+            finite: output.ty == GgmlType::F16
+                && f16_all_finite(&file[output.start..output.start + output.len]),
+            ..output
         };
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {

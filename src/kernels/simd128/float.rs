@@ -238,10 +238,11 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
 /// `w·x·2^-56`, exactly (22 significant bits; a nonzero product of F16 values is at least
 /// 2^-48, so its scaled value and every partial sum stay far above the subnormal range, and
 /// at most 2^-13). Scaling by a power of two commutes with every rounding there, so the lanes
-/// times 2^56 are `f16_grid_lanes`'s. Returns false (the lanes unusable) if the row holds an
-/// infinity or NaN.
+/// times 2^56 are `f16_grid_lanes`'s. With `CHECK`, returns false (the lanes unusable) if the
+/// row holds an infinity or NaN; without, the caller knows it holds none (two operations fewer
+/// per eight weights).
 #[inline(always)]
-fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
+fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize, const CHECK: bool>(
     src: &[u8],
     x_up: [&[f32]; C],
     full: usize,
@@ -263,7 +264,9 @@ fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
                 let at = i + 8 * (j0 + g);
                 // SAFETY: 2(at + 8) <= 2 full <= src.len() (asserted above).
                 let h = unsafe { v128_load(src.as_ptr().add(2 * at) as *const v128) };
-                top = u16x8_max(top, i16x8_shl(h, 1));
+                if CHECK {
+                    top = u16x8_max(top, i16x8_shl(h, 1));
+                }
                 let low = i16x8_shl(h, 13);
                 let high = v128_and(i16x8_shr(h, 3), sign_mask);
                 let w = [
@@ -293,13 +296,13 @@ fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize>(
             }
         }
     }
-    u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
+    !CHECK || u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
 }
 
 /// `dot_f16_grid` for `C` activation columns `xs` (F16 values), each also given times 2^56
 /// (`x_up`, `X_UP`): the head's path, each weight converted once for all columns.
 #[inline(always)]
-fn dot_f16_grid_up<const C: usize>(
+fn dot_f16_grid_up<const C: usize, const CHECK: bool>(
     order: DotOrder,
     src: &[u8],
     xs: [&[f32]; C],
@@ -312,17 +315,25 @@ fn dot_f16_grid_up<const C: usize>(
     // One column: two groups of lanes per pass (four sums in flight); two columns already
     // have four.
     let finite = match (order, C) {
-        (DotOrder::GgmlVecDot, 1) => f16_scaled_lanes::<8, C, 4>(src, x_up, full, &mut lanes),
-        (DotOrder::GgmlVecDot, _) => f16_scaled_lanes::<8, C, 1>(src, x_up, full, &mut lanes),
-        (DotOrder::TinyBlas, _) => f16_scaled_lanes::<2, C, 1>(src, x_up, full, &mut lanes),
+        (DotOrder::GgmlVecDot, 1) => {
+            f16_scaled_lanes::<8, C, 4, CHECK>(src, x_up, full, &mut lanes)
+        }
+        (DotOrder::GgmlVecDot, _) => {
+            f16_scaled_lanes::<8, C, 1, CHECK>(src, x_up, full, &mut lanes)
+        }
+        (DotOrder::TinyBlas, _) => f16_scaled_lanes::<2, C, 1, CHECK>(src, x_up, full, &mut lanes),
         (DotOrder::GgmlVecDotAvx512, 1) => {
-            f16_scaled_lanes::<16, C, 2>(src, x_up, full, &mut lanes)
+            f16_scaled_lanes::<16, C, 2, CHECK>(src, x_up, full, &mut lanes)
         }
         (DotOrder::GgmlVecDotAvx512, _) => {
-            f16_scaled_lanes::<16, C, 1>(src, x_up, full, &mut lanes)
+            f16_scaled_lanes::<16, C, 1, CHECK>(src, x_up, full, &mut lanes)
         }
-        (DotOrder::TinyBlasAvx512, 1) => f16_scaled_lanes::<4, C, 2>(src, x_up, full, &mut lanes),
-        (DotOrder::TinyBlasAvx512, _) => f16_scaled_lanes::<4, C, 1>(src, x_up, full, &mut lanes),
+        (DotOrder::TinyBlasAvx512, 1) => {
+            f16_scaled_lanes::<4, C, 2, CHECK>(src, x_up, full, &mut lanes)
+        }
+        (DotOrder::TinyBlasAvx512, _) => {
+            f16_scaled_lanes::<4, C, 1, CHECK>(src, x_up, full, &mut lanes)
+        }
     };
     let w = |k| f16_at(src, k);
     let mut out = [0f32; C];
@@ -358,18 +369,43 @@ pub fn matmul_f16_grid(
     order: DotOrder,
     out: &mut [f32],
 ) {
+    f16_grid_rows::<true>(data, xs, x_up, cols, order, out)
+}
+
+/// `matmul_f16_grid` for rows that hold no infinity or NaN (checked at load: `Matrix::finite`),
+/// without the per-row check.
+pub fn matmul_f16_grid_finite(
+    data: &[u8],
+    xs: &[f32],
+    x_up: &[f32],
+    cols: usize,
+    order: DotOrder,
+    out: &mut [f32],
+) {
+    f16_grid_rows::<false>(data, xs, x_up, cols, order, out)
+}
+
+#[inline(always)]
+fn f16_grid_rows<const CHECK: bool>(
+    data: &[u8],
+    xs: &[f32],
+    x_up: &[f32],
+    cols: usize,
+    order: DotOrder,
+    out: &mut [f32],
+) {
     let n = xs.len() / cols;
     for (row, o) in data.chunks_exact(2 * cols).zip(out.chunks_exact_mut(n)) {
         let mut c = 0;
         while c + 2 <= n {
             let pair = [column(xs, cols, c), column(xs, cols, c + 1)];
             let up = [column(x_up, cols, c), column(x_up, cols, c + 1)];
-            o[c..c + 2].copy_from_slice(&dot_f16_grid_up::<2>(order, row, pair, up));
+            o[c..c + 2].copy_from_slice(&dot_f16_grid_up::<2, CHECK>(order, row, pair, up));
             c += 2;
         }
         if c < n {
             let (x, up) = (column(xs, cols, c), column(x_up, cols, c));
-            o[c] = dot_f16_grid_up::<1>(order, row, [x], [up])[0];
+            o[c] = dot_f16_grid_up::<1, CHECK>(order, row, [x], [up])[0];
         }
     }
 }

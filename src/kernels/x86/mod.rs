@@ -29,6 +29,7 @@ pub fn kernels() -> Option<Kernels> {
         i2s: ternary::matmul_i2s_avx2,
         i2s_q16: false,
         f16_grid: None,
+        f16_grid_finite: None,
         float: float::matvec_float,
         q8: q8::matvec_q8,
         tq2: ternary::matvec_tq2,
