@@ -255,7 +255,8 @@ fn layers<S: Sequence>(
         for (g, &u) in hb.iter_mut().zip(hb2.iter()) {
             let a = match c.ffn_act {
                 FfnAct::ReluSquared => {
-                    let r = g.max(0.0);
+                    // A compare, not `f32::max` (a call per value in wasm); same result.
+                    let r = if *g > 0.0 { *g } else { 0.0 };
                     r * r
                 }
                 FfnAct::Silu => silu_isa(m.isa, *g),
