@@ -100,6 +100,21 @@ fn bench_2b4t_kernels() {
             scalar / simd
         ));
     }
+    // The head of one step for one column and for the A/B pair's two (rows checked finite).
+    let mut up = Vec::new();
+    for n in [1, 2] {
+        let xs: Vec<f32> = x.iter().cycle().take(n * dim).copied().collect();
+        float::scale_up(&xs, &mut up);
+        let mut out = vec![0f32; n * ROWS];
+        let ms = best_ms(3, || {
+            let order = DotOrder::GgmlVecDot;
+            simd128::float::matmul_f16_grid_finite(&w, &xs, &up, dim, order, &mut out)
+        });
+        say(&format!(
+            "F16 head {VOCAB}x{dim} GgmlVecDot, rows checked finite, {n} column(s): simd128 {:.0} ms",
+            ms * scale
+        ));
+    }
     // A BF16 head, or an activation not converted to F16, takes the exact f64 path.
     let wide: Vec<f32> = activations(dim, 3);
     let simd = best_ms(2, || {

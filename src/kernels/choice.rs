@@ -15,7 +15,7 @@ pub type Q8Matvec = fn(Block32, &[u8], &[i8], &[f32], &[f32], &mut [f32]);
 pub type Tq2Matvec = fn(&[u8], &[i8], &[f32], &[i16], &mut [f32]);
 
 /// F16 rows times a batch of columns of F16 values (`xs`, `n` columns of `cols`; `x_up` the
-/// same times 2^56): `out[r * n + c]`, each `matvec`'s bits, each weight converted once.
+/// same times 2^56): `out[r * n + c]`, each `matvec`'s bits.
 pub type F16GridMatmul =
     fn(rows: &[u8], xs: &[f32], x_up: &[f32], cols: usize, order: DotOrder, out: &mut [f32]);
 

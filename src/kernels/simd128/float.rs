@@ -232,35 +232,34 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
     }
 }
 
-/// `f16_grid_lanes` with two fewer operations per value, for `C` activation columns at once
-/// (each weight converted once): a weight's bits put in place (`(h << 16) >> 3` with the
-/// sign's copies cleared) are the f32 `w · 2^-112`, which times `x_up = x · 2^56` is
-/// `w·x·2^-56`, exactly (22 significant bits; a nonzero product of F16 values is at least
-/// 2^-48, so its scaled value and every partial sum stay far above the subnormal range, and
-/// at most 2^-13). Scaling by a power of two commutes with every rounding there, so the lanes
-/// times 2^56 are `f16_grid_lanes`'s. With `CHECK`, returns false (the lanes unusable) if the
-/// row holds an infinity or NaN; without, the caller knows it holds none (two operations fewer
-/// per eight weights).
+/// `f16_grid_lanes` with two fewer operations per value: a weight's bits put in place
+/// (`(h << 16) >> 3` with the sign's copies cleared) are the f32 `w · 2^-112`, which times
+/// `x_up = x · 2^56` is `w·x·2^-56`, exactly (22 significant bits; a nonzero product of F16
+/// values is at least 2^-48, so its scaled value and every partial sum stay far above the
+/// subnormal range, and at most 2^-13). Scaling by a power of two commutes with every rounding
+/// there, so the lanes times 2^56 are `f16_grid_lanes`'s. With `CHECK`, returns false (the
+/// lanes unusable) if the row holds an infinity or NaN; without, the caller knows it holds none
+/// (two operations fewer per eight weights).
 #[inline(always)]
-fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize, const CHECK: bool>(
+fn f16_scaled_lanes<const Q: usize, const G: usize, const CHECK: bool>(
     src: &[u8],
-    x_up: [&[f32]; C],
+    x_up: &[f32],
     full: usize,
-    lanes: &mut [[f32; 64]; C],
+    lanes: &mut [f32; 64],
 ) -> bool {
     assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2 * G) && 4 * Q <= 64);
-    assert!(2 * full <= src.len() && x_up.iter().all(|x| full <= x.len()));
+    assert!(2 * full <= src.len() && full <= x_up.len());
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
     // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
     let sign_mask = core::hint::black_box(i16x8_splat(0x8fffu16 as i16));
     // `G` groups of eight lanes run over the whole row together, then the next `G`: two
-    // accumulators per group and column in registers (all `Q` at once spill in V8's code),
-    // and `2·G·C` independent sums so the adds do not wait on each other.
+    // accumulators per group in registers (all `Q` at once spill in V8's code), and `2·G`
+    // independent sums so the adds do not wait on each other.
     for j0 in (0..Q / 2).step_by(G) {
-        let mut acc = [[[f32x4_splat(0.0); 2]; C]; G];
+        let mut acc = [[f32x4_splat(0.0); 2]; G];
         for i in (0..full).step_by(4 * Q) {
-            for (g, acc) in acc.iter_mut().enumerate() {
+            for (g, a) in acc.iter_mut().enumerate() {
                 let at = i + 8 * (j0 + g);
                 // SAFETY: 2(at + 8) <= 2 full <= src.len() (asserted above).
                 let h = unsafe { v128_load(src.as_ptr().add(2 * at) as *const v128) };
@@ -273,84 +272,57 @@ fn f16_scaled_lanes<const Q: usize, const C: usize, const G: usize, const CHECK:
                     i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
                     i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
                 ];
-                for (a, x) in acc.iter_mut().zip(x_up) {
-                    // SAFETY: at + 8 <= full <= x.len() (asserted above).
-                    let xv = unsafe {
-                        [
-                            v128_load(x.as_ptr().add(at) as *const v128),
-                            v128_load(x.as_ptr().add(at + 4) as *const v128),
-                        ]
-                    };
-                    a[0] = exact_product_add(w[0], xv[0], a[0]);
-                    a[1] = exact_product_add(w[1], xv[1], a[1]);
-                }
+                // SAFETY: at + 8 <= full <= x_up.len() (asserted above).
+                let xv = unsafe {
+                    let x = x_up.as_ptr().add(at);
+                    [
+                        v128_load(x as *const v128),
+                        v128_load(x.add(4) as *const v128),
+                    ]
+                };
+                a[0] = exact_product_add(w[0], xv[0], a[0]);
+                a[1] = exact_product_add(w[1], xv[1], a[1]);
             }
         }
-        for (g, acc) in acc.into_iter().enumerate() {
-            for (l, a) in lanes.iter_mut().zip(acc) {
-                for (k, v) in a.into_iter().enumerate() {
-                    let v = f32x4_mul(v, f32x4_splat(X_UP));
-                    // SAFETY: four f32 slots at 8(j0 + g) + 4k < 4Q <= 64.
-                    unsafe { v128_store(l.as_mut_ptr().add(8 * (j0 + g) + 4 * k) as *mut v128, v) };
-                }
+        for (g, a) in acc.into_iter().enumerate() {
+            for (k, v) in a.into_iter().enumerate() {
+                let v = f32x4_mul(v, f32x4_splat(X_UP));
+                // SAFETY: four f32 slots at 8(j0 + g) + 4k < 4Q <= 64.
+                unsafe { v128_store(lanes.as_mut_ptr().add(8 * (j0 + g) + 4 * k) as *mut v128, v) };
             }
         }
     }
     !CHECK || u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
 }
 
-/// `dot_f16_grid` for `C` activation columns `xs` (F16 values), each also given times 2^56
-/// (`x_up`, `X_UP`): the head's path, each weight converted once for all columns.
-#[inline(always)]
-fn dot_f16_grid_up<const C: usize, const CHECK: bool>(
-    order: DotOrder,
-    src: &[u8],
-    xs: [&[f32]; C],
-    x_up: [&[f32]; C],
-) -> [f32; C] {
-    let n = xs[0].len();
+/// `dot_f16_grid` for an activation `x` (F16 values), also given times 2^56 (`x_up`,
+/// `X_UP`): the head's path. A function of its own: inlined into the loops over rows and
+/// columns, its accumulators left V8's registers.
+#[inline(never)]
+fn dot_f16_grid_up<const CHECK: bool>(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
+    let n = x.len();
     let m = order.fused_len(n);
     let full = m / order.lanes() * order.lanes();
-    let mut lanes = [[0f32; 64]; C];
-    // One column: two groups of lanes per pass (four sums in flight); two columns already
-    // have four.
-    let finite = match (order, C) {
-        (DotOrder::GgmlVecDot, 1) => {
-            f16_scaled_lanes::<8, C, 4, CHECK>(src, x_up, full, &mut lanes)
-        }
-        (DotOrder::GgmlVecDot, _) => {
-            f16_scaled_lanes::<8, C, 1, CHECK>(src, x_up, full, &mut lanes)
-        }
-        (DotOrder::TinyBlas, _) => f16_scaled_lanes::<2, C, 1, CHECK>(src, x_up, full, &mut lanes),
-        (DotOrder::GgmlVecDotAvx512, 1) => {
-            f16_scaled_lanes::<16, C, 2, CHECK>(src, x_up, full, &mut lanes)
-        }
-        (DotOrder::GgmlVecDotAvx512, _) => {
-            f16_scaled_lanes::<16, C, 1, CHECK>(src, x_up, full, &mut lanes)
-        }
-        (DotOrder::TinyBlasAvx512, 1) => {
-            f16_scaled_lanes::<4, C, 2, CHECK>(src, x_up, full, &mut lanes)
-        }
-        (DotOrder::TinyBlasAvx512, _) => {
-            f16_scaled_lanes::<4, C, 1, CHECK>(src, x_up, full, &mut lanes)
-        }
+    let mut lanes = [0f32; 64];
+    // Two or four groups of lanes per pass: four or eight sums in flight.
+    let finite = match order {
+        DotOrder::GgmlVecDot => f16_scaled_lanes::<8, 4, CHECK>(src, x_up, full, &mut lanes),
+        DotOrder::TinyBlas => f16_scaled_lanes::<2, 1, CHECK>(src, x_up, full, &mut lanes),
+        DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes::<16, 2, CHECK>(src, x_up, full, &mut lanes),
+        DotOrder::TinyBlasAvx512 => f16_scaled_lanes::<4, 2, CHECK>(src, x_up, full, &mut lanes),
     };
     let w = |k| f16_at(src, k);
-    let mut out = [0f32; C];
-    for ((o, l), x) in out.iter_mut().zip(&mut lanes).zip(xs) {
-        let l = &mut l[..order.lanes()];
-        if !finite {
-            match order {
-                DotOrder::GgmlVecDot => f16_grid_lanes::<8, false>(src, x, full, l),
-                DotOrder::TinyBlas => f16_grid_lanes::<2, false>(src, x, full, l),
-                DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16, false>(src, x, full, l),
-                DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4, false>(src, x, full, l),
-            };
-        }
-        fused_lanes_from(l, full, m, w, |k| x[k]);
-        *o = reduce(order, l, n, w, |k| x[k]);
+    let l = &mut lanes[..order.lanes()];
+    if !finite {
+        match order {
+            DotOrder::GgmlVecDot => f16_grid_lanes::<8, false>(src, x, full, l),
+            DotOrder::TinyBlas => f16_grid_lanes::<2, false>(src, x, full, l),
+            DotOrder::GgmlVecDotAvx512 => f16_grid_lanes::<16, false>(src, x, full, l),
+            DotOrder::TinyBlasAvx512 => f16_grid_lanes::<4, false>(src, x, full, l),
+        };
     }
-    out
+    fused_lanes_from(l, full, m, w, |k| x[k]);
+    reduce(order, l, n, w, |k| x[k])
 }
 
 /// Column `c` of a batch of columns of `cols` values.
@@ -360,7 +332,7 @@ fn column(v: &[f32], cols: usize, c: usize) -> &[f32] {
 
 /// F16 rows times a batch of activation columns of F16 values (`xs`, `n` columns of
 /// `cols`; `x_up` the same times 2^56, `scale_up`): `out[r * n + c]`, each the bits of
-/// `matvec_float` for that row and column. Pairs of columns share each weight's conversion.
+/// `matvec_float` for that row and column.
 pub fn matmul_f16_grid(
     data: &[u8],
     xs: &[f32],
@@ -395,20 +367,23 @@ fn f16_grid_rows<const CHECK: bool>(
     out: &mut [f32],
 ) {
     let n = xs.len() / cols;
-    for (row, o) in data.chunks_exact(2 * cols).zip(out.chunks_exact_mut(n)) {
-        let mut c = 0;
-        while c + 2 <= n {
-            let pair = [column(xs, cols, c), column(xs, cols, c + 1)];
-            let up = [column(x_up, cols, c), column(x_up, cols, c + 1)];
-            o[c..c + 2].copy_from_slice(&dot_f16_grid_up::<2, CHECK>(order, row, pair, up));
-            c += 2;
-        }
-        if c < n {
+    // A block of rows for each column in turn: the block stays in L2 for the next column, and
+    // only one column's activations (10 KB for 2B-4T) sit in L1 beside the row being read.
+    // Every column of a row before the next row took 1.5 times as long; a kernel converting
+    // each weight once for two columns took three times one column's time in V8.
+    let block = (F16_GRID_BLOCK_BYTES / (2 * cols)).max(1);
+    for (rows, o) in data.chunks(block * 2 * cols).zip(out.chunks_mut(block * n)) {
+        for c in 0..n {
             let (x, up) = (column(xs, cols, c), column(x_up, cols, c));
-            o[c] = dot_f16_grid_up::<1, CHECK>(order, row, [x], [up])[0];
+            for (r, row) in rows.chunks_exact(2 * cols).enumerate() {
+                o[r * n + c] = dot_f16_grid_up::<CHECK>(order, row, x, up);
+            }
         }
     }
 }
+
+/// Bytes of F16 rows that every column of a batch runs over in turn (within L2).
+const F16_GRID_BLOCK_BYTES: usize = 64 * 1024;
 
 /// `a·b + c` per lane where every product `a·b` is exact in f32 (so fused or not, the sum is
 /// rounded once): one instruction with relaxed SIMD (`f32x4.relaxed_madd` may or may not fuse,
