@@ -30,6 +30,13 @@ const AB_PROMPT = PROMPT.slice(0, PROMPT.indexOf('<|reserved_special_token_17|>'
 
 const log = (s) => console.log(`bench: ${s}`);
 
+/**
+ * The A/B pair's rate, tokens of both modes per second / 2, from each mode's decode rate: a
+ * step decodes one token of each mode in one pass and charges each mode its whole time, so
+ * either mode's rate is the pair's (the slower one, should they differ).
+ */
+const pairRate = (modeRates) => Math.min(...modeRates);
+
 function cargo(args) {
   const r = spawnSync('nice', ['-n', '5', 'cargo', ...args], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new Error(`cargo ${args.join(' ')} failed`);
@@ -129,7 +136,7 @@ async function browserRows(size) {
           memGen: afterGen.memoryBytes,
           prefill: b.prefillTokensPerS,
           decode: b.decodeTokensPerS,
-          pair: ab.tokens / ab.wallS / 2,
+          pair: pairRate(Object.values(ab.status).map((m) => m.decodeTokensPerS)),
           k,
         });
         if (problems.length) log(`${build}: page problems: ${problems.join('; ')}`);
@@ -165,8 +172,6 @@ function nativeRows(size) {
     const abRun = ['run', FILE, '--prompt', AB_PROMPT, '--greedy', '--max-tokens', String(DECODE_TOKENS), '--json'];
     const ab = bitlens([...abRun, ...th, '--ab'], { BITNET_STRICT_MODE: '' });
     const modes = Object.values(ab.modes).map((m) => m.timings);
-    const tokens = modes.reduce((s, m) => s + m.decode_tokens, 0);
-    const ms = modes.reduce((s, m) => s + m.decode_ms, 0);
     const st = strict.timings;
     // Natively the load is a read of the file (std::fs::read), part of the run's wall time.
     const loadS = Math.max(runS - (st.prefill_ms + st.decode_ms) / 1000, 0);
@@ -177,7 +182,7 @@ function nativeRows(size) {
       loadMBps: size / 1e6 / loadS,
       prefill: st.prefill_tokens_per_s,
       decode: st.decode_tokens_per_s,
-      pair: (tokens / ms) * 1000 / 2,
+      pair: pairRate(modes.map((m) => m.decode_tokens_per_s)),
       k,
     };
   });
@@ -237,7 +242,7 @@ printTable(rows);
 console.log(
   '(load: the worker from choosing the file to loaded; raw: File.arrayBuffer() of the same file in the page; ' +
     'mem: the worker\'s WebAssembly.Memory after load and after generation; decode: strict mode, baseline only; ' +
-    'A/B pair: tokens of both modes per second / 2 (8-token prompt); GB/s: fastest of 3 passes, products and probe on one thread in the browser; ' +
+    'A/B pair: tokens of both modes per second / 2 in decode (8-token prompt); GB/s: fastest of 3 passes, products and probe on one thread in the browser; ' +
     'native load: the run\'s wall time less prefill and decode, i.e. reading the file, parsing, tokenizer and KV caches)',
 );
 if (ref) {
