@@ -325,6 +325,12 @@ fn dot_f16_grid_up<const CHECK: bool>(order: DotOrder, src: &[u8], x: &[f32], x_
     reduce(order, l, n, w, |k| x[k])
 }
 
+/// `dot_f16_grid` given also `x_up` (`x` times 2^56, `X_UP`): the head's kernel, for
+/// attention's q·k (each cached key a row).
+pub fn dot_f16_grid_scaled(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
+    dot_f16_grid_up::<true>(order, src, x, x_up)
+}
+
 /// Column `c` of a batch of columns of `cols` values.
 fn column(v: &[f32], cols: usize, c: usize) -> &[f32] {
     &v[c * cols..(c + 1) * cols]
