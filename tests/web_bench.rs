@@ -108,7 +108,7 @@ fn bench_2b4t_kernels() {
         let mut out = vec![0f32; n * ROWS];
         let ms = best_ms(3, || {
             let order = DotOrder::GgmlVecDot;
-            simd128::float::matmul_f16_grid_finite(&w, &xs, &up, dim, order, &mut out)
+            simd128::float::matmul_f16_grid::<false>(&w, &xs, &up, dim, order, &mut out)
         });
         say(&format!(
             "F16 head {VOCAB}x{dim} GgmlVecDot, rows checked finite, {n} column(s): simd128 {:.0} ms",

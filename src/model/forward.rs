@@ -5,7 +5,7 @@
 //! (the A/B pair's two modes) or be consecutive tokens of one (a prompt); a single token is a
 //! batch of one.
 
-use super::config::{Arch, FfnAct};
+use super::config::{Arch, Config, FfnAct};
 use super::error::ModelError;
 use super::state::{Batch, Col, Probe, RunState};
 use super::weights::{Norms, Projection};
@@ -138,20 +138,20 @@ pub fn forward_batch<S: Sequence + Send>(
     cols: &[Col],
     in_batch: bool,
 ) -> Result<(), ModelError> {
-    let threads = b.act.threads;
-    on_pool(threads, || layers(m, file, b, seqs, cols, in_batch))
+    let max_ctx = check_columns(&m.config, seqs, cols)?;
+    b.reserve(&m.config, cols.len(), max_ctx);
+    // The layers on the pool when the run has several threads (`par::on_pool`).
+    on_pool(b.act.threads, || layers(m, file, b, seqs, cols, in_batch));
+    Ok(())
 }
 
-/// `forward_batch` on the thread it runs on.
-fn layers<S: Sequence>(
-    m: &Model,
-    file: &[u8],
-    b: &mut Batch,
+/// Every column's token is in the vocabulary and its position within its sequence's context;
+/// returns the longest context among them (for the batch's buffers).
+fn check_columns<S: Sequence>(
+    c: &Config,
     seqs: &mut [S],
     cols: &[Col],
-    in_batch: bool,
-) -> Result<(), ModelError> {
-    let c = &m.config;
+) -> Result<usize, ModelError> {
     let mut max_ctx = 0;
     for col in cols {
         if col.token as usize >= c.vocab_size {
@@ -169,8 +169,20 @@ fn layers<S: Sequence>(
         }
         max_ctx = max_ctx.max(n_ctx);
     }
+    Ok(max_ctx)
+}
+
+/// `forward_batch` after its checks, on the thread it runs on (`b` reserved for the columns).
+fn layers<S: Sequence>(
+    m: &Model,
+    file: &[u8],
+    b: &mut Batch,
+    seqs: &mut [S],
+    cols: &[Col],
+    in_batch: bool,
+) {
+    let c = &m.config;
     let n = cols.len();
-    b.reserve(c, n, max_ctx);
     let (dim, kv_dim, hidden, eps) = (c.dim, c.kv_dim(), c.hidden_dim, c.rms_eps);
     let q_dim = c.n_heads * c.head_dim;
     let n_half = c.n_rot / 2;
@@ -280,7 +292,6 @@ fn layers<S: Sequence>(
         s.probe.output_norm = rms(xi);
     }
     debug_assert!(c.arch != Arch::Llama || !c.sub_norms);
-    Ok(())
 }
 
 /// The logits of the final hidden states `x` (columns after `forward_batch`), one column of

@@ -5,7 +5,7 @@
 
 use half::f16;
 
-use super::float::{dot_f16_grid, dot_f16_grid_scaled, f16_bytes, kqv_f16_grid};
+use super::float::{dot_f16_grid, dot_f16_grid_up, f16_bytes, kqv_f16_grid};
 use crate::kernels::attention::{self, KV_PAD};
 use crate::kernels::float::{DotOrder, X_UP};
 
@@ -56,7 +56,7 @@ pub fn kq_scores(
     }
     for (t, a) in att.iter_mut().enumerate() {
         let kt = &k[t * kv_dim + base..][..hd];
-        *a = dot_f16_grid_scaled(order, f16_bytes(kt), qh, &up[..hd]) * scale;
+        *a = dot_f16_grid_up::<true>(order, f16_bytes(kt), qh, &up[..hd]) * scale;
     }
 }
 

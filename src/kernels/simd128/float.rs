@@ -296,10 +296,15 @@ fn f16_scaled_lanes<const Q: usize, const G: usize, const CHECK: bool>(
 }
 
 /// `dot_f16_grid` for an activation `x` (F16 values), also given times 2^56 (`x_up`,
-/// `X_UP`): the head's path. A function of its own: inlined into the loops over rows and
-/// columns, its accumulators left V8's registers.
+/// `X_UP`): the head's path, and attention's q·k (each cached key a row). A function of its
+/// own: inlined into the loops over rows and columns, its accumulators left V8's registers.
 #[inline(never)]
-fn dot_f16_grid_up<const CHECK: bool>(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
+pub fn dot_f16_grid_up<const CHECK: bool>(
+    order: DotOrder,
+    src: &[u8],
+    x: &[f32],
+    x_up: &[f32],
+) -> f32 {
     let n = x.len();
     let m = order.fused_len(n);
     let full = m / order.lanes() * order.lanes();
@@ -325,12 +330,6 @@ fn dot_f16_grid_up<const CHECK: bool>(order: DotOrder, src: &[u8], x: &[f32], x_
     reduce(order, l, n, w, |k| x[k])
 }
 
-/// `dot_f16_grid` given also `x_up` (`x` times 2^56, `X_UP`): the head's kernel, for
-/// attention's q·k (each cached key a row).
-pub fn dot_f16_grid_scaled(order: DotOrder, src: &[u8], x: &[f32], x_up: &[f32]) -> f32 {
-    dot_f16_grid_up::<true>(order, src, x, x_up)
-}
-
 /// Column `c` of a batch of columns of `cols` values.
 fn column(v: &[f32], cols: usize, c: usize) -> &[f32] {
     &v[c * cols..(c + 1) * cols]
@@ -338,33 +337,10 @@ fn column(v: &[f32], cols: usize, c: usize) -> &[f32] {
 
 /// F16 rows times a batch of activation columns of F16 values (`xs`, `n` columns of
 /// `cols`; `x_up` the same times 2^56, `scale_up`): `out[r * n + c]`, each the bits of
-/// `matvec_float` for that row and column.
-pub fn matmul_f16_grid(
-    data: &[u8],
-    xs: &[f32],
-    x_up: &[f32],
-    cols: usize,
-    order: DotOrder,
-    out: &mut [f32],
-) {
-    f16_grid_rows::<true>(data, xs, x_up, cols, order, out)
-}
-
-/// `matmul_f16_grid` for rows that hold no infinity or NaN (checked at load: `Matrix::finite`),
-/// without the per-row check.
-pub fn matmul_f16_grid_finite(
-    data: &[u8],
-    xs: &[f32],
-    x_up: &[f32],
-    cols: usize,
-    order: DotOrder,
-    out: &mut [f32],
-) {
-    f16_grid_rows::<false>(data, xs, x_up, cols, order, out)
-}
-
-#[inline(always)]
-fn f16_grid_rows<const CHECK: bool>(
+/// `matvec_float` for that row and column. `CHECK`: look for infinities and NaNs in each row
+/// (and take the exact path for such a row); without, the rows are known to hold none
+/// (checked at load: `Matrix::finite`).
+pub fn matmul_f16_grid<const CHECK: bool>(
     data: &[u8],
     xs: &[f32],
     x_up: &[f32],
@@ -432,7 +408,7 @@ pub fn matvec_float(
     // The engines convert x to F16 before an F16 weight's product (`FloatInput::convert`).
     if ty == FloatType::F16 && x.iter().all(|&v| f16::from_f32(v).to_f32() == v) {
         scale_up(x, row);
-        return matmul_f16_grid(data, x, row, cols, order, out);
+        return matmul_f16_grid::<true>(data, x, row, cols, order, out);
     }
     row.resize(cols, 0.0);
     let xd: Vec<f64> = x.iter().map(|&v| v as f64).collect();
