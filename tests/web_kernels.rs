@@ -462,8 +462,9 @@ fn simd128_q8_block_matvec_equals_scalar() {
 
 /// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
 /// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (sixteen, eight and single
-/// dimensions at a time), with F16 probabilities (some ±0) and, taking the scalar path, F32
-/// ones; a cache with an infinity and a NaN takes the exact conversion.
+/// dimensions at a time), with F16 probabilities (some ±0) and F32 ones (the fused steps in
+/// f64; subnormal, near-1 and wide ones too); a cache with an infinity and a NaN takes the
+/// exact conversion.
 #[wasm_bindgen_test]
 fn simd128_attention_products_equal_scalar() {
     use bitlens::kernels::attention;
@@ -493,11 +494,25 @@ fn simd128_attention_products_equal_scalar() {
             })
             .collect();
         let p32: Vec<f32> = (0..n).map(|_| (rng.next() % 1000) as f32 / 999.0).collect();
+        // F32 probabilities that are hard for a fused step done in f64: subnormal, just below
+        // 1, full 24-bit mantissas over a wide range (either sign), zeros.
+        let p_hard: Vec<f32> = (0..n)
+            .map(|t| {
+                let r = rng.next();
+                match t % 5 {
+                    0 => f32::from_bits(r as u32 & 0x007f_ffff),
+                    1 => f32::from_bits(0x3f7f_ffff - (r % 1000) as u32),
+                    2 => rng.wide() * 2f32.powi(-21),
+                    3 => 0.0,
+                    _ => (r % 1000) as f32 / 999.0,
+                }
+            })
+            .collect();
         let qh: Vec<f32> = (0..head_dim).map(|_| rng.f16ish()).collect();
         for order in ORDERS {
             for base in [0, (kv_heads - 1) * head_dim] {
                 let what = format!("{order:?} n {n} head_dim {head_dim} base {base}");
-                for p in [&p16, &p32] {
+                for p in [&p16, &p32, &p_hard] {
                     let mut want = vec![0f32; head_dim];
                     let mut got = vec![0f32; head_dim];
                     attention::kqv(order, &cache, kv_dim, base, p, &mut want);

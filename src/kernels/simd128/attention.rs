@@ -1,11 +1,12 @@
 //! simd128 attention products on the F16 KV cache, bit for bit `kernels::attention`'s
 //! `kq_scores` and `kqv`: when the other operand holds F16 values (q and, in a decode step, the
 //! probabilities are rounded to F16 before the products), every product is exact in f32 and
-//! the float kernels' F16 path applies; otherwise the scalar reference runs.
+//! the float kernels' F16 path applies; otherwise (F32 probabilities, in a multi-token decode)
+//! each fused step is done exactly in f64, and an F32 query takes the scalar reference.
 
 use half::f16;
 
-use super::float::{dot_f16_grid, dot_f16_grid_up, f16_bytes, kqv_f16_grid};
+use super::float::{dot_f16_grid, dot_f16_grid_up, f16_bytes, kqv_f16_grid, kqv_fused};
 use crate::kernels::attention::{self, KV_PAD};
 use crate::kernels::float::{DotOrder, X_UP};
 
@@ -62,11 +63,12 @@ pub fn kq_scores(
 
 /// Same contract as `attention::kqv`.
 pub fn kqv(order: DotOrder, v: &[f16], kv_dim: usize, base: usize, p: &[f32], out: &mut [f32]) {
-    if !on_f16_grid(p) {
-        return attention::kqv(order, v, kv_dim, base, p, out);
-    }
     let n_pad = p.len().div_ceil(KV_PAD) * KV_PAD;
-    kqv_f16_grid(order, &v[base..], kv_dim, p, n_pad, out);
+    if on_f16_grid(p) {
+        kqv_f16_grid(order, &v[base..], kv_dim, p, n_pad, out);
+    } else {
+        kqv_fused(order, &v[base..], kv_dim, p, n_pad, out);
+    }
 }
 
 #[cfg(test)]

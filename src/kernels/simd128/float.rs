@@ -537,21 +537,8 @@ fn kqv_scaled<const L: usize>(
             kqv_scaled_group::<L, 1>(vb, stride, d0, p, n_vec, &mut lanes, top)
         };
         for (j, r) in results.iter_mut().enumerate().take(width) {
-            let d = d0 + j;
-            let mut lj = [0f32; L];
-            for (x, lane) in lj.iter_mut().zip(&lanes) {
-                *x = lane[j];
-            }
-            let vd = |t: usize| {
-                if t < n {
-                    v[t * stride + d].to_f32()
-                } else {
-                    0.0
-                }
-            };
-            let pd = |t: usize| if t < n { p[t] } else { 0.0 };
-            fused_lanes_from(&mut lj, full, m, vd, pd);
-            *r = reduce(order, &lj, n_pad, vd, pd);
+            let lj = std::array::from_fn(|l| lanes[l][j]);
+            *r = finish_column::<L>(order, lj, v, stride, d0 + j, p, n_pad);
         }
         out[d0..d0 + width].copy_from_slice(&results[..width]);
         d0 += width;
@@ -559,17 +546,58 @@ fn kqv_scaled<const L: usize>(
     if !u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800))) {
         return false;
     }
-    for (j, o) in out.iter_mut().enumerate().skip(d0) {
+    column_dots(order, v, stride, p, n_pad, d0, out);
+    true
+}
+
+/// Column `d` of p·V from its lane sums `lj` over the whole steps below `min(p.len(), full)`
+/// (`full`: the order's fused terms of `n_pad`, in whole steps of `L`): the scalar order's
+/// last partial step, reduction and tail.
+fn finish_column<const L: usize>(
+    order: DotOrder,
+    mut lj: [f32; L],
+    v: &[f16],
+    stride: usize,
+    d: usize,
+    p: &[f32],
+    n_pad: usize,
+) -> f32 {
+    let n = p.len();
+    let m = order.fused_len(n_pad);
+    let vd = |t: usize| {
+        if t < n {
+            v[t * stride + d].to_f32()
+        } else {
+            0.0
+        }
+    };
+    let pd = |t: usize| if t < n { p[t] } else { 0.0 };
+    fused_lanes_from(&mut lj, m / L * L, m, vd, pd);
+    reduce(order, &lj, n_pad, vd, pd)
+}
+
+/// Columns `from..out.len()` of p·V by the scalar reference (the few past the last whole
+/// group of a vector loop).
+fn column_dots(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    from: usize,
+    out: &mut [f32],
+) {
+    let n = p.len();
+    for (d, o) in out.iter_mut().enumerate().skip(from) {
         let vd = |t: usize| {
             if t < n {
-                v[t * stride + j].to_f32()
+                v[t * stride + d].to_f32()
             } else {
                 0.0
             }
         };
         *o = crate::kernels::float::dot(order, n_pad, vd, |t| if t < n { p[t] } else { 0.0 });
     }
-    true
 }
 
 /// `kqv_lanes` for any values (infinities and NaN included): four d at a time, the lanes
@@ -611,31 +639,75 @@ fn kqv_lanes_exact<const L: usize>(
             unsafe { v128_store(l.as_mut_ptr() as *mut v128, a) };
         }
         for j in 0..4 {
-            let mut lj = [0f32; L];
-            for (x, l) in lj.iter_mut().zip(&lanes) {
-                *x = l[j];
-            }
-            let vd = |t: usize| {
-                if t < n {
-                    v[t * stride + d + j].to_f32()
-                } else {
-                    0.0
-                }
-            };
-            let pd = |t: usize| if t < n { p[t] } else { 0.0 };
-            fused_lanes_from(&mut lj, full, m, vd, pd);
-            out[d + j] = reduce(order, &lj, n_pad, vd, pd);
+            let lj = std::array::from_fn(|l| lanes[l][j]);
+            out[d + j] = finish_column::<L>(order, lj, v, stride, d + j, p, n_pad);
         }
         d += 4;
     }
-    for (j, o) in out.iter_mut().enumerate().skip(d) {
-        let vd = |t: usize| {
-            if t < n {
-                v[t * stride + j].to_f32()
-            } else {
-                0.0
-            }
-        };
-        *o = crate::kernels::float::dot(order, n_pad, vd, |t| if t < n { p[t] } else { 0.0 });
+    column_dots(order, v, stride, p, n_pad, d, out);
+}
+
+/// `kqv_f16_grid`'s sums for any probabilities `p` (bitnet.cpp keeps them F32 in a multi-token
+/// decode, so a product is not exact in f32): every lane step is the fused multiply-add done
+/// exactly in f64 (`fma_f64x2`), eight d per load, the lanes running over t. Infinities and
+/// NaN (in `v` or `p`) come out as the fused steps give them.
+pub fn kqv_fused(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
+    match order {
+        DotOrder::GgmlVecDot => kqv_fused_lanes::<32>(order, v, stride, p, n_pad, out),
+        DotOrder::TinyBlas => kqv_fused_lanes::<8>(order, v, stride, p, n_pad, out),
+        DotOrder::GgmlVecDotAvx512 => kqv_fused_lanes::<64>(order, v, stride, p, n_pad, out),
+        DotOrder::TinyBlasAvx512 => kqv_fused_lanes::<16>(order, v, stride, p, n_pad, out),
     }
+}
+
+fn kqv_fused_lanes<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
+    let n = p.len();
+    let hd = out.len();
+    assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
+    let full = order.fused_len(n_pad) / L * L;
+    // Cells past p.len() add +0 to a lane (no change: a lane is never -0), so they are skipped.
+    let n_vec = n.min(full);
+    let vb = f16_bytes(v);
+    let mut lanes = [[0f32; 8]; L];
+    let mut d0 = 0;
+    while d0 + 8 <= hd {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let mut acc = [f64x2_splat(0.0); 4];
+            for t in (l..n_vec).step_by(L) {
+                // SAFETY: t < n and d0 + 8 <= hd, so 2(t·stride + d0) + 16 <= 2((n - 1)·stride +
+                // hd) <= vb.len() (asserted above).
+                let h = unsafe { v128_load(vb.as_ptr().add(2 * (t * stride + d0)) as *const v128) };
+                let pt = f64x2_splat(p[t] as f64);
+                for (k, half) in f16x8_to_f32(h).into_iter().enumerate() {
+                    let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
+                    acc[2 * k] = fma_f64x2(f64x2_promote_low_f32x4(half), pt, acc[2 * k]);
+                    acc[2 * k + 1] = fma_f64x2(f64x2_promote_low_f32x4(high), pt, acc[2 * k + 1]);
+                }
+            }
+            for (pair, a) in lane.chunks_exact_mut(2).zip(acc) {
+                pair[0] = f64x2_extract_lane::<0>(a) as f32;
+                pair[1] = f64x2_extract_lane::<1>(a) as f32;
+            }
+        }
+        for (j, o) in out[d0..d0 + 8].iter_mut().enumerate() {
+            let lj = std::array::from_fn(|l| lanes[l][j]);
+            *o = finish_column::<L>(order, lj, v, stride, d0 + j, p, n_pad);
+        }
+        d0 += 8;
+    }
+    column_dots(order, v, stride, p, n_pad, d0, out);
 }
