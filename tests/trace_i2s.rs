@@ -303,7 +303,8 @@ fn prompt_decode_ops_match_bitnet_cpp() {
         kqv_order: DotOrder::TinyBlas,
         isa: Isa::Avx2,
     };
-    let (mut att, mut qh) = (vec![0f32; CELLS], vec![0f32; HEAD_DIM]);
+    // Two threads' scratch: the heads split between them give the same bits as one.
+    let mut scratch = vec![0f32; 2 * (CELLS + HEAD_DIM)];
     let mut out = vec![0f32; TOKENS * DIM];
     for (t, (q, out)) in q
         .chunks_exact(DIM)
@@ -318,8 +319,8 @@ fn prompt_decode_ops_match_bitnet_cpp() {
             HEADS / 2,
             HEAD_DIM,
             numerics,
-            &mut att,
-            &mut qh,
+            2,
+            &mut scratch,
             out,
         );
     }

@@ -5,6 +5,7 @@ use half::f16;
 
 use super::float::{dot, hsum16, hsum8, DotOrder};
 use super::math::{expf_ggml, expf_ggml_avx512, Isa};
+use super::par::for_each_item;
 
 /// ggml's softmax over the (padded) KV cells on x86: `e_i = expf_ggml(x_i - max)`; each group
 /// of eight (sixteen in an AVX-512 build, with that build's `expf`) is summed in f32 as the
@@ -95,9 +96,11 @@ pub struct KvLayer {
 
 /// Attention of one query position over cached positions `0..=pos`, all heads.
 ///
-/// `q` is the roped query (`n_head * head_dim`), the cache holds roped keys and values, `att` is
-/// scratch of at least `pos + 1` floats, `qh` scratch of `head_dim`, `out` gets `n_head *
-/// head_dim`. Query head h reads KV head `h / (n_head / n_head_kv)`.
+/// `q` is the roped query (`n_head * head_dim`), the cache holds roped keys and values, `out`
+/// gets `n_head * head_dim`. Query head h reads KV head `h / (n_head / n_head_kv)`. The heads
+/// run on up to `threads` threads (each head's result is its own, so the bits do not depend on
+/// the count), each thread with its part of `scratch`: at least `threads · attend_scratch(pos,
+/// head_dim)` values.
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
     q: &[f32],
@@ -107,21 +110,28 @@ pub fn attend(
     n_head_kv: usize,
     head_dim: usize,
     numerics: AttnNumerics,
-    att: &mut [f32],
-    qh: &mut [f32],
+    threads: usize,
+    scratch: &mut [f32],
     out: &mut [f32],
 ) {
     let kv_dim = n_head_kv * head_dim;
     let group = n_head / n_head_kv;
     let scale = 1.0 / (head_dim as f32).sqrt();
     let n = pos + 1;
-    for h in 0..n_head {
+    // A short cache is not worth waking another thread for.
+    let threads = if n_head * n * head_dim >= MIN_PARALLEL_ATTENTION {
+        threads
+    } else {
+        1
+    };
+    let out = &mut out[..n_head * head_dim];
+    for_each_item(threads, out, head_dim, scratch, |h, o, scratch| {
+        let (att, qh) = scratch[..attend_scratch(pos, head_dim)].split_at_mut(n);
         let kvh = h / group;
         // q reaches the KQ product as a permuted view, so ggml rounds it to F16 first.
         for (d, v) in qh.iter_mut().enumerate() {
             *v = f16::from_f32(q[h * head_dim + d]).to_f32();
         }
-        let att = &mut att[..n];
         let base = kvh * head_dim;
         kq_kernel(numerics.kq_order, &layer.k, kv_dim, base, qh, scale, att);
         softmax(att, numerics.isa);
@@ -130,10 +140,18 @@ pub fn attend(
                 *a = f16::from_f32(*a).to_f32();
             }
         }
-        let o = &mut out[h * head_dim..(h + 1) * head_dim];
         kqv_kernel(numerics.kqv_order, &layer.v, kv_dim, base, att, o);
-    }
+    });
 }
+
+/// The scratch one thread of `attend` needs at position `pos`: the scores and a query head.
+pub const fn attend_scratch(pos: usize, head_dim: usize) -> usize {
+    pos + 1 + head_dim
+}
+
+/// Heads × positions × head_dim (p·V's multiply-adds) from which `attend` uses several threads:
+/// at 2B-4T's 20 heads of 128 from position 26 on.
+pub const MIN_PARALLEL_ATTENTION: usize = 1 << 16;
 
 /// `att[t] = (qh·k_t)·scale` for the cached keys `k_t = k[t·kv_dim + base..][..qh.len()]`, each
 /// dot product in `order` (the scalar reference).
@@ -201,6 +219,57 @@ mod tests {
     }
 
     #[test]
+    fn heads_on_threads_give_the_same_bits() {
+        // Long enough for several threads (MIN_PARALLEL_ATTENTION), both probability kinds.
+        let (n_head, n_head_kv, head_dim, pos) = (8, 2, 64, 200);
+        assert!(n_head * (pos + 1) * head_dim >= MIN_PARALLEL_ATTENTION);
+        let mut rng = crate::kernels::testdata::Rng(7);
+        let mut value = || f16::from_f32((rng.next() % 2001) as f32 / 1000.0 - 1.0);
+        let cells = (pos + 1) * n_head_kv * head_dim;
+        let layer = KvLayer {
+            k: (0..cells).map(|_| value()).collect(),
+            v: (0..cells).map(|_| value()).collect(),
+        };
+        let q: Vec<f32> = (0..n_head * head_dim)
+            .map(|_| value().to_f32() * 3.0)
+            .collect();
+        for probs_f16 in [false, true] {
+            let r = AttnNumerics {
+                kq_order: DotOrder::GgmlVecDot,
+                probs_f16,
+                kqv_order: DotOrder::TinyBlas,
+                isa: Isa::Avx2,
+            };
+            let run = |threads: usize| {
+                let mut scratch = vec![0f32; threads * attend_scratch(pos, head_dim)];
+                let mut out = vec![0f32; n_head * head_dim];
+                attend(
+                    &q,
+                    &layer,
+                    pos,
+                    n_head,
+                    n_head_kv,
+                    head_dim,
+                    r,
+                    threads,
+                    &mut scratch,
+                    &mut out,
+                );
+                out.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            };
+            let one = run(1);
+            assert!(one.iter().any(|&b| b != 0));
+            for threads in [2, 3] {
+                assert_eq!(
+                    run(threads),
+                    one,
+                    "{threads} threads, probs_f16 {probs_f16}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn attention_picks_gqa_head_and_weights_values() {
         // 2 query heads sharing 1 KV head of dim 2; two cached positions.
         let f = |v: f32| f16::from_f32(v);
@@ -209,8 +278,7 @@ mod tests {
             v: vec![f(10.0), f(0.0), f(0.0), f(20.0)],
         };
         let q = [100.0f32, 0.0, 0.0, 100.0]; // head 0 looks at pos 0, head 1 at pos 1
-        let mut att = [0f32; 2];
-        let mut qh = [0f32; 2];
+        let mut scratch = [0f32; 4];
         let mut out = [0f32; 4];
         let r = AttnNumerics {
             kq_order: DotOrder::GgmlVecDot,
@@ -218,7 +286,7 @@ mod tests {
             kqv_order: DotOrder::TinyBlas,
             isa: Isa::Avx2,
         };
-        attend(&q, &layer, 1, 2, 1, 2, r, &mut att, &mut qh, &mut out);
+        attend(&q, &layer, 1, 2, 1, 2, r, 1, &mut scratch, &mut out);
         assert!(
             (out[0] - 10.0).abs() < 1e-3 && out[1].abs() < 1e-3,
             "{out:?}"
@@ -228,7 +296,7 @@ mod tests {
             "{out:?}"
         );
         // At pos 0 only the first cell is visible.
-        attend(&q, &layer, 0, 2, 1, 2, r, &mut att, &mut qh, &mut out);
+        attend(&q, &layer, 0, 2, 1, 2, r, 1, &mut scratch, &mut out);
         assert_eq!(&out[2..], &[10.0, 0.0]);
     }
 }

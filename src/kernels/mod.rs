@@ -17,6 +17,8 @@ pub mod norm;
 pub mod par;
 pub mod q8;
 pub mod rope;
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+mod team;
 pub mod ternary;
 
 #[cfg(target_arch = "wasm32")]

@@ -21,6 +21,9 @@
 /// machine (measured on SmolLM2-135M, whose 576 x 1536 products are just below it).
 pub const MIN_PARALLEL_WEIGHTS: usize = 1 << 20;
 
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+use {super::team::Team, std::ops::Range};
+
 /// Chunks per thread (more balance the work when some thread gets less CPU time).
 #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
 const CHUNKS_PER_THREAD: usize = 8;
@@ -35,7 +38,8 @@ const CHUNKS_PER_THREAD: usize = 8;
 pub fn on_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
     #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
     if threads > 1 && rayon::current_thread_index().is_none() {
-        return rayon::scope(|_| f());
+        let team = Team::new(threads);
+        return rayon::scope(|s| team.own(s, f));
     }
     #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
     let _ = threads;
@@ -74,38 +78,95 @@ fn split<F>(threads: usize, data: &[u8], per_row: usize, out: &mut [f32], f: &F)
 where
     F: Fn(&[u8], &mut [f32]) + Sync,
 {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     let rows = out.len() / per_row;
     assert_eq!(data.len() % rows, 0, "rows of equal size");
     let row_bytes = data.len() / rows;
-    let per = rows.div_ceil(threads * CHUNKS_PER_THREAD);
-    let chunks = rows.div_ceil(per);
-    let next = AtomicUsize::new(0);
     // Each chunk writes its own rows: disjoint parts of `out`, shared as a raw address.
     let out_at = out.as_mut_ptr() as usize;
-    let take_chunks = || loop {
+    run_chunks(threads, rows, &|r: Range<usize>, _| {
+        // SAFETY: a chunk's rows r belong to it alone, and `out` outlives `run_chunks`, which
+        // returns only when every chunk has ended.
+        let o = unsafe {
+            std::slice::from_raw_parts_mut(
+                (out_at as *mut f32).add(r.start * per_row),
+                r.len() * per_row,
+            )
+        };
+        f(&data[r.start * row_bytes..r.end * row_bytes], o);
+    });
+}
+
+/// Runs `f(i, out_i, scratch_part)` for every item `i < out.len() / per_item`, where `out_i` is
+/// `out[i·per_item..][..per_item]`, on up to `threads` threads (the calling thread included),
+/// each with a part of `scratch` of its own (`scratch.len() / threads` values; items on the
+/// same thread share it one after the other). Each item's result depends on the item alone,
+/// so it is the same for any thread count.
+pub fn for_each_item<T, S, F>(
+    threads: usize,
+    out: &mut [T],
+    per_item: usize,
+    scratch: &mut [S],
+    f: F,
+) where
+    T: Send,
+    S: Send,
+    F: Fn(usize, &mut [T], &mut [S]) + Sync,
+{
+    assert!(per_item > 0 && out.len().is_multiple_of(per_item) && threads > 0);
+    let part = scratch.len() / threads;
+    #[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+    if threads > 1 && out.len() > per_item {
+        let (out_at, scratch_at) = (out.as_mut_ptr() as usize, scratch.as_mut_ptr() as usize);
+        return run_chunks(threads, out.len() / per_item, &|r: Range<usize>, worker| {
+            // SAFETY: worker indices are below `threads` and each is one task's alone, so the
+            // scratch parts are disjoint and each used by one thread; a chunk's items r belong
+            // to it alone; both slices outlive `run_chunks`.
+            let s = unsafe {
+                std::slice::from_raw_parts_mut((scratch_at as *mut S).add(worker * part), part)
+            };
+            for i in r {
+                let o = unsafe {
+                    std::slice::from_raw_parts_mut((out_at as *mut T).add(i * per_item), per_item)
+                };
+                f(i, o, s);
+            }
+        });
+    }
+    for (i, o) in out.chunks_exact_mut(per_item).enumerate() {
+        f(i, o, &mut scratch[..part]);
+    }
+}
+
+/// Runs `f(items, worker)` over chunks of `0..items` (a few per thread) on up to `threads`
+/// threads: the caller (worker 0) and `threads - 1` tasks on the pool (workers 1..) take chunks
+/// until none is left.
+#[cfg(any(not(target_arch = "wasm32"), target_feature = "atomics"))]
+fn run_chunks<F>(threads: usize, items: usize, f: &F)
+where
+    F: Fn(Range<usize>, usize) + Sync,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    if let Some(team) = Team::current().filter(|t| t.size <= threads) {
+        return team.split(items, CHUNKS_PER_THREAD, f);
+    }
+    let per = items.div_ceil(threads * CHUNKS_PER_THREAD);
+    let chunks = items.div_ceil(per);
+    let next = AtomicUsize::new(0);
+    let take_chunks = |worker: usize| loop {
         let c = next.fetch_add(1, Ordering::Relaxed);
         if c >= chunks {
             return;
         }
-        let (r0, r1) = (c * per, ((c + 1) * per).min(rows));
-        // SAFETY: chunk c is taken once, rows r0..r1 of `out` belong to it alone, and `out`
-        // outlives the scope below, which returns only when every task has ended.
-        let o = unsafe {
-            std::slice::from_raw_parts_mut(
-                (out_at as *mut f32).add(r0 * per_row),
-                (r1 - r0) * per_row,
-            )
-        };
-        f(&data[r0 * row_bytes..r1 * row_bytes], o);
+        f(c * per..((c + 1) * per).min(items), worker);
     };
-    // The caller and `threads - 1` tasks; a chunk's panic reaches the caller.
+    // A chunk's panic reaches the caller.
     rayon::in_place_scope(|s| {
-        for _ in 1..threads.min(chunks) {
-            s.spawn(|_| take_chunks());
+        let take_chunks = &take_chunks;
+        for worker in 1..threads.min(chunks) {
+            s.spawn(move |_| take_chunks(worker));
         }
-        take_chunks();
+        take_chunks(0);
     });
 }
 
@@ -129,6 +190,28 @@ mod tests {
                 }
             });
             let want: Vec<f32> = (0..rows).map(|r| (r % 256) as f32).collect();
+            assert_eq!(out, want, "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn every_item_once_with_its_own_scratch() {
+        // 301 items of 2 outputs; each item fills its scratch part with its index, then checks
+        // no other thread wrote there before it reads it back.
+        for threads in [1, 2, 3, 8] {
+            let mut out = vec![0u32; 2 * 301];
+            let mut scratch = vec![0u32; 5 * threads + 2];
+            for_each_item(threads, &mut out, 2, &mut scratch, |i, o, s| {
+                assert_eq!((o.len(), s.len()), (2, 5 + 2 / threads));
+                s.fill(i as u32);
+                let mut spin = 0u32;
+                for _ in 0..1000 {
+                    spin = std::hint::black_box(spin.wrapping_add(1));
+                }
+                assert!(s.iter().all(|&v| v == i as u32), "scratch shared");
+                o.copy_from_slice(&[i as u32, spin]);
+            });
+            let want: Vec<u32> = (0..301).flat_map(|i| [i, 1000]).collect();
             assert_eq!(out, want, "{threads} threads");
         }
     }

@@ -245,8 +245,8 @@ fn layers<S: Sequence>(
                 c.n_kv_heads,
                 c.head_dim,
                 attn,
+                b.act.threads.max(1),
                 &mut b.att,
-                &mut b.qh,
                 att_out,
             );
             s.probe.layers[l].attn_sub_norm =

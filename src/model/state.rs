@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::config::Config;
 use super::error::ModelError;
-use crate::kernels::attention::KvLayer;
+use crate::kernels::attention::{attend_scratch, KvLayer};
 use crate::kernels::ActScratch;
 
 /// Default context: the smaller of the file's and this.
@@ -115,10 +115,9 @@ pub struct Batch {
     pub v: Vec<f32>,
     /// Each column's RoPE cosines and sines.
     pub rope: Vec<(f32, f32)>,
-    /// Attention scores of one head.
+    /// Attention's scratch: each thread's scores of one head and query head rounded through
+    /// F16 (`attend_scratch`).
     pub att: Vec<f32>,
-    /// One query head rounded through F16.
-    pub qh: Vec<f32>,
     /// Logits of up to `HEAD_CHUNK` columns.
     pub logits: Vec<f32>,
     /// The columns of a prompt chunk (reused).
@@ -145,8 +144,8 @@ impl Batch {
         grow(&mut self.k, n * c.kv_dim());
         grow(&mut self.v, n * c.kv_dim());
         grow(&mut self.rope, n * (c.n_rot / 2));
-        grow(&mut self.att, n_ctx);
-        grow(&mut self.qh, c.head_dim);
+        let per_thread = attend_scratch(n_ctx.saturating_sub(1), c.head_dim);
+        grow(&mut self.att, self.act.threads.max(1) * per_thread);
     }
 
     /// Room for the logits of `n` columns.
