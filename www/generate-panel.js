@@ -10,6 +10,8 @@ import { MAX_THREADS, defaultThreads, whyOneThread } from './wasm-build.js';
 
 /** How often queued tokens are drawn (see `_showToken`): 5 redraws a second still reads as streaming. */
 const DRAW_EVERY_MS = 200;
+/** How often the activation charts are redrawn while a run goes (they cost more than the text). */
+const CHARTS_EVERY_MS = 1000;
 
 const MODES = {
   baseline: 'Baseline: gammas as stored',
@@ -40,6 +42,7 @@ export class GeneratePanel {
   constructor({ lens, strict }) {
     this.pending = []; // tokens not drawn yet
     this.drawTimer = null;
+    this.chartsAt = null;
     this.lens = lens;
     this.strict = strict;
     this.$prompt = el('textarea', { rows: '2', 'data-testid': 'prompt' });
@@ -129,6 +132,7 @@ export class GeneratePanel {
     clearTimeout(this.drawTimer);
     this.drawTimer = null;
     this.pending = [];
+    this.chartsAt = null; // when the charts were last drawn in this run
     this.$run.disabled = false;
     this.$stop.disabled = true;
     for (const c of Object.values(this.columns)) {
@@ -193,11 +197,11 @@ export class GeneratePanel {
       }
       if (this.current !== gen) return;
       const status = await gen.status;
-      this._drawPending();
+      this._drawPending(true);
       if (this.current === gen) this._showDone(status);
     } catch (e) {
       if (this.current !== gen) return;
-      this._drawPending();
+      this._drawPending(true);
       this.$status.textContent = `generation failed: ${e.message} (${e.kind})`;
       this._end('error');
     }
@@ -227,12 +231,16 @@ export class GeneratePanel {
     this.drawTimer ??= setTimeout(() => this._drawPending(), wait);
   }
 
-  _drawPending() {
+  /** Draws the queued tokens; `last`: the run has ended, so the charts show its last token. */
+  _drawPending(last = false) {
     clearTimeout(this.drawTimer);
     this.drawTimer = null;
     const batch = this.pending;
     this.pending = [];
-    if (!batch.length) return;
+    if (!batch.length) {
+      if (last && Object.keys(this.probes).length) this._drawProbes();
+      return;
+    }
     const texts = { baseline: [], rescaled: [] };
     for (const t of batch) {
       const span = el('span', { class: 'tok' }, t.text);
@@ -249,7 +257,11 @@ export class GeneratePanel {
       const last = batch.findLast((t) => t.mode === mode);
       col.speed.textContent = `${mine.length} tokens, ${last.tokensPerS.toFixed(1)} tok/s`;
     }
-    this._drawProbes();
+    const now = performance.now();
+    if (last || !(now - this.chartsAt < CHARTS_EVERY_MS)) {
+      this.chartsAt = now;
+      this._drawProbes();
+    }
     for (const t of batch) this._markDivergence(t.index);
   }
 
