@@ -425,6 +425,19 @@ pub fn f16_bytes(h: &[f16]) -> &[u8] {
     unsafe { core::slice::from_raw_parts(h.as_ptr() as *const u8, 2 * h.len()) }
 }
 
+/// `$f::<L>(args)` for `order`'s number of lanes `L` (a const generic, so each order's loop is
+/// compiled for its own lane count).
+macro_rules! with_lanes {
+    ($order:expr, $f:ident($($arg:expr),*)) => {
+        match $order {
+            DotOrder::GgmlVecDot => $f::<32>($($arg),*),
+            DotOrder::TinyBlas => $f::<8>($($arg),*),
+            DotOrder::GgmlVecDotAvx512 => $f::<64>($($arg),*),
+            DotOrder::TinyBlasAvx512 => $f::<16>($($arg),*),
+        }
+    };
+}
+
 /// Attention's `out[d] = Σ_t v[t·stride + d]·p[t]` for `d < out.len()` over `n_pad` cells
 /// (cells `t >= p.len()` are 0), each sum in `order` as `float::dot` forms it, for F16 values
 /// `v` and probabilities `p` rounded to F16 (exact f32 products, as in `f16_grid_lanes`): four
@@ -437,12 +450,7 @@ pub fn kqv_f16_grid(
     n_pad: usize,
     out: &mut [f32],
 ) {
-    match order {
-        DotOrder::GgmlVecDot => kqv_lanes::<32>(order, v, stride, p, n_pad, out),
-        DotOrder::TinyBlas => kqv_lanes::<8>(order, v, stride, p, n_pad, out),
-        DotOrder::GgmlVecDotAvx512 => kqv_lanes::<64>(order, v, stride, p, n_pad, out),
-        DotOrder::TinyBlasAvx512 => kqv_lanes::<16>(order, v, stride, p, n_pad, out),
-    }
+    with_lanes!(order, kqv_lanes(order, v, stride, p, n_pad, out))
 }
 
 fn kqv_lanes<const L: usize>(
@@ -659,12 +667,7 @@ pub fn kqv_fused(
     n_pad: usize,
     out: &mut [f32],
 ) {
-    match order {
-        DotOrder::GgmlVecDot => kqv_fused_lanes::<32>(order, v, stride, p, n_pad, out),
-        DotOrder::TinyBlas => kqv_fused_lanes::<8>(order, v, stride, p, n_pad, out),
-        DotOrder::GgmlVecDotAvx512 => kqv_fused_lanes::<64>(order, v, stride, p, n_pad, out),
-        DotOrder::TinyBlasAvx512 => kqv_fused_lanes::<16>(order, v, stride, p, n_pad, out),
-    }
+    with_lanes!(order, kqv_fused_lanes(order, v, stride, p, n_pad, out))
 }
 
 fn kqv_fused_lanes<const L: usize>(
