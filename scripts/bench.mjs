@@ -5,8 +5,9 @@
 //   npm run bench             (builds the wasm first)
 //   node scripts/bench.mjs    (www/pkg must exist)
 // Env: BITLENS_CACHE (where the 1.18 GB file is written once), BENCH_BUILDS (default
-// "baseline,relaxed"), BENCH_THREADS (native thread counts, default "1,2"), BITNET_CPP_BENCH,
-// BITNET_CPP_REPS (llama-bench repetitions, default 3).
+// "baseline,relaxed,threads"), BENCH_THREADS (thread counts of the threaded wasm build and of
+// the native runs, default "1,2"), BITNET_CPP_BENCH, BITNET_CPP_REPS (llama-bench
+// repetitions, default 3).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { homedir, loadavg } from 'node:os';
@@ -17,7 +18,7 @@ import { chooseFile, launch, openPage, serve } from '../tests/e2e/browser.mjs';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.BITLENS_CACHE || join(homedir(), '.cache', 'bitlens');
 const FILE = join(CACHE, 'bitnet-2b4t-shaped-i2_s.gguf');
-const BUILDS = (process.env.BENCH_BUILDS || 'baseline,relaxed').split(',');
+const BUILDS = (process.env.BENCH_BUILDS || 'baseline,relaxed,threads').split(',');
 const THREADS = (process.env.BENCH_THREADS || '1,2').split(',').map(Number);
 const PROMPT_TOKENS = 128;
 const DECODE_TOKENS = 64;
@@ -118,27 +119,31 @@ async function browserRows(size) {
         });
         const norms = await timedNorms(page);
         const k = (await benchKernels(page, 3)).kernels;
-        const strict = await generate(page, { ...GEN, strict: true });
-        const ab = await generate(page, { ...GEN, prompt: AB_PROMPT, strict: false });
-        log(
-          `${build}: load steps (ms) ${fmtSteps(afterLoad.load.steps)}; then norm statistics ${norms.ms.toFixed(0)} ms, ` +
-            `runner set-up ${strict.setupMs.toFixed(0)} ms (strict), ${ab.setupMs.toFixed(0)} ms (A/B)`,
-        );
-        const afterGen = await benchKernels(page, 0);
-        const b = strict.status.baseline;
-        rows.push({
-          where: `Chromium ${build}`,
-          threads: 1,
-          loadS: seconds,
-          loadMBps: size / 1e6 / seconds,
-          rawS: raw.seconds,
-          memLoad: afterLoad.memoryBytes,
-          memGen: afterGen.memoryBytes,
-          prefill: b.prefillTokensPerS,
-          decode: b.decodeTokensPerS,
-          pair: pairRate(Object.values(ab.status).map((m) => m.decodeTokensPerS)),
-          k,
-        });
+        // The threaded build runs at each of BENCH_THREADS (the page served cross-origin
+        // isolated, as `npm start` serves it); the others have one thread.
+        for (const threads of build === 'threads' ? THREADS : [1]) {
+          const strict = await generate(page, { ...GEN, strict: true, threads });
+          const ab = await generate(page, { ...GEN, prompt: AB_PROMPT, strict: false, threads });
+          log(
+            `${build}, ${threads} thread(s): load steps (ms) ${fmtSteps(afterLoad.load.steps)}; then norm statistics ${norms.ms.toFixed(0)} ms, ` +
+              `runner set-up ${strict.setupMs.toFixed(0)} ms (strict), ${ab.setupMs.toFixed(0)} ms (A/B)`,
+          );
+          const afterGen = await benchKernels(page, 0);
+          const b = strict.status.baseline;
+          rows.push({
+            where: `Chromium ${build}`,
+            threads,
+            loadS: seconds,
+            loadMBps: size / 1e6 / seconds,
+            rawS: raw.seconds,
+            memLoad: afterLoad.memoryBytes,
+            memGen: afterGen.memoryBytes,
+            prefill: b.prefillTokensPerS,
+            decode: b.decodeTokensPerS,
+            pair: pairRate(Object.values(ab.status).map((m) => m.decodeTokensPerS)),
+            k,
+          });
+        }
         if (problems.length) log(`${build}: page problems: ${problems.join('; ')}`);
       } finally {
         await page.close();
@@ -242,17 +247,24 @@ printTable(rows);
 console.log(
   '(load: the worker from choosing the file to loaded; raw: File.arrayBuffer() of the same file in the page; ' +
     'mem: the worker\'s WebAssembly.Memory after load and after generation; decode: strict mode, baseline only; ' +
-    'A/B pair: tokens of both modes per second / 2 in decode (8-token prompt); GB/s: fastest of 3 passes, products and probe on one thread in the browser; ' +
+    'A/B pair: tokens of both modes per second / 2 in decode (8-token prompt); GB/s: fastest of 3 passes, products and probe on one thread in the browser (the threaded build: its kernels on one thread, on every row); ' +
     'native load: the run\'s wall time less prefill and decode, i.e. reading the file, parsing, tokenizer and KV caches)',
 );
 if (ref) {
   console.log();
   for (const r of ref) console.log(`bitnet.cpp llama-bench -t ${r.threads} ${r.test}: ${r.ts.toFixed(2)} ± ${r.sd.toFixed(2)} tok/s`);
-  const tg1 = ref.find((r) => r.threads === 1 && r.test.startsWith('tg'));
-  for (const r of rows.filter((r) => r.where.startsWith('Chromium'))) {
-    console.log(`${r.where} decode / bitnet.cpp -t 1 tg${DECODE_TOKENS}: ${(r.decode / tg1.ts).toFixed(2)}`);
+  const tg = (t) => ref.find((r) => r.threads === t && r.test.startsWith('tg'));
+  for (const r of rows.filter((r) => r.where.startsWith('Chromium') && tg(r.threads))) {
+    console.log(`${r.where} ${r.threads} thread(s) decode / bitnet.cpp -t ${r.threads} tg${DECODE_TOKENS}: ${(r.decode / tg(r.threads).ts).toFixed(2)}`);
   }
 } else {
   console.log('bitnet.cpp: not measured (set BITNET_CPP_BENCH=/path/to/llama-bench)');
+}
+// Thread scaling of each multi-thread row against the same place's one-thread row.
+for (const r of rows.filter((r) => r.threads > 1)) {
+  const one = rows.find((o) => o.where === r.where && o.threads === 1);
+  if (!one) continue;
+  const x = (k) => (r[k] / one[k]).toFixed(2);
+  console.log(`${r.where} ${r.threads} threads vs 1: prefill ${x('prefill')}x, decode ${x('decode')}x, A/B pair ${x('pair')}x`);
 }
 log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
