@@ -3,7 +3,7 @@
 //! mismatch points at one op.
 
 use bitlens::gguf::Gguf;
-use bitlens::kernels::attention::{attend, softmax, AttnNumerics, KvLayer};
+use bitlens::kernels::attention::{attend, attend_scratch, softmax, AttnNumerics, KvLayer};
 use bitlens::kernels::float::{dot8_fma, dot_ggml_f16, f16_at, f32_at, DotOrder};
 use bitlens::kernels::math::Isa;
 use bitlens::kernels::matrix::FloatInput;
@@ -304,7 +304,7 @@ fn prompt_decode_ops_match_bitnet_cpp() {
         isa: Isa::Avx2,
     };
     // Two threads' scratch: the heads split between them give the same bits as one.
-    let mut scratch = vec![0f32; 2 * (CELLS + HEAD_DIM)];
+    let mut scratch = vec![0f32; 2 * attend_scratch(CELLS - 1, HEAD_DIM)];
     let mut out = vec![0f32; TOKENS * DIM];
     for (t, (q, out)) in q
         .chunks_exact(DIM)

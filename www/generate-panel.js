@@ -197,8 +197,9 @@ export class GeneratePanel {
       }
       if (this.current !== gen) return;
       const status = await gen.status;
+      if (this.current !== gen) return;
       this._drawPending(true);
-      if (this.current === gen) this._showDone(status);
+      this._showDone(status);
     } catch (e) {
       if (this.current !== gen) return;
       this._drawPending(true);
@@ -219,10 +220,10 @@ export class GeneratePanel {
   }
 
   /**
-   * Tokens are drawn in batches: a DOM update and two chart redraws per token cost tens of
-   * milliseconds of the page's main thread, which competes with the worker's compute threads for
-   * the cores (measured: about 16% slower decode with 2 threads on 2 cores when every token was
-   * drawn). So a token is queued and the queue is drawn at most every DRAW_EVERY_MS.
+   * Tokens are drawn in batches: a DOM update and two chart redraws per token took the page's
+   * main thread ~37 ms a token, which competes with the worker's compute threads for the cores
+   * (measured on 2 cores: 2 vs 1 thread decode 1.30x drawing every token, 1.81x batched). So a
+   * token is queued and the queue is drawn at most every DRAW_EVERY_MS.
    */
   _showToken(t) {
     this.pending.push(t);
@@ -237,10 +238,6 @@ export class GeneratePanel {
     this.drawTimer = null;
     const batch = this.pending;
     this.pending = [];
-    if (!batch.length) {
-      if (last && Object.keys(this.probes).length) this._drawProbes();
-      return;
-    }
     const texts = { baseline: [], rescaled: [] };
     for (const t of batch) {
       const span = el('span', { class: 'tok' }, t.text);
@@ -254,8 +251,8 @@ export class GeneratePanel {
       const mine = this.tokens[mode];
       col.text.append(...spans);
       col.root.dataset.ids = mine.map((x) => x.token).join(',');
-      const last = batch.findLast((t) => t.mode === mode);
-      col.speed.textContent = `${mine.length} tokens, ${last.tokensPerS.toFixed(1)} tok/s`;
+      const newest = batch.findLast((t) => t.mode === mode);
+      col.speed.textContent = `${mine.length} tokens, ${newest.tokensPerS.toFixed(1)} tok/s`;
     }
     const now = performance.now();
     if (last || !(now - this.chartsAt < CHARTS_EVERY_MS)) {
