@@ -528,3 +528,69 @@ fn simd128_attention_products_equal_scalar() {
         }
     }
 }
+
+/// The query heads that share a KV head taken together (`kq_scores_heads`: each key converted
+/// once for two or four heads; `kqv_heads`) give each head's one-head scalar bits: one to four
+/// heads, F16 probabilities and F32 ones, a cache with an infinity and a NaN, a query off the
+/// F16 grid.
+#[wasm_bindgen_test]
+fn simd128_attention_heads_equal_scalar() {
+    use bitlens::kernels::attention;
+    let mut rng = Rng(129);
+    for (n, head_dim, kv_heads) in [
+        (1usize, 128usize, 5usize),
+        (33, 64, 3),
+        (300, 128, 2),
+        (70, 120, 1),
+    ] {
+        let kv_dim = head_dim * kv_heads;
+        let mut cache: Vec<half::f16> = (0..n * kv_dim)
+            .map(|_| half::f16::from_f32(rng.f16ish()))
+            .collect();
+        if n == 70 {
+            cache[5 * kv_dim + 17] = half::f16::INFINITY;
+            cache[40 * kv_dim + 3] = half::f16::NAN;
+        }
+        for heads in 1..=4 {
+            let mut qs: Vec<f32> = (0..heads * head_dim).map(|_| rng.f16ish()).collect();
+            let p16: Vec<f32> = (0..heads * n)
+                .map(|t| match t % 7 {
+                    0 => 0.0,
+                    _ => half::f16::from_f32((rng.next() % 1000) as f32 / 1000.0).to_f32(),
+                })
+                .collect();
+            let p32: Vec<f32> = (0..heads * n)
+                .map(|_| (rng.next() % 1000) as f32 / 999.0)
+                .collect();
+            for order in ORDERS {
+                for base in [0, (kv_heads - 1) * head_dim] {
+                    let what =
+                        format!("{order:?} n {n} head_dim {head_dim} base {base} heads {heads}");
+                    for p in [&p16, &p32] {
+                        let mut want = vec![0f32; heads * head_dim];
+                        let mut got = vec![0f32; heads * head_dim];
+                        for (ph, w) in p.chunks_exact(n).zip(want.chunks_exact_mut(head_dim)) {
+                            attention::kqv(order, &cache, kv_dim, base, ph, w);
+                        }
+                        attention::kqv_heads(order, &cache, kv_dim, base, heads, p, &mut got);
+                        assert_same(&got, &want, &format!("p·V {what}"));
+                    }
+                    for off_grid in [false, true] {
+                        if off_grid {
+                            qs[head_dim / 2] = 0.1;
+                        }
+                        let mut want = vec![0f32; heads * n];
+                        let mut got = vec![0f32; heads * n];
+                        for (qh, w) in qs.chunks_exact(head_dim).zip(want.chunks_exact_mut(n)) {
+                            attention::kq_scores(order, &cache, kv_dim, base, qh, 0.125, w);
+                        }
+                        simd128::attention::kq_scores_heads(
+                            order, &cache, kv_dim, base, &qs, head_dim, 0.125, &mut got,
+                        );
+                        assert_same(&got, &want, &format!("q·k {what} off grid {off_grid}"));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -97,9 +97,11 @@ pub struct KvLayer {
 /// Attention of one query position over cached positions `0..=pos`, all heads.
 ///
 /// `q` is the roped query (`n_head * head_dim`), the cache holds roped keys and values, `out`
-/// gets `n_head * head_dim`. Query head h reads KV head `h / (n_head / n_head_kv)`. The heads
-/// run on up to `threads` threads (each head's result is its own, so the bits do not depend on
-/// the count), each thread with its part of `scratch`: at least `threads · attend_scratch(pos,
+/// gets `n_head * head_dim`. Query head h reads KV head `h / (n_head / n_head_kv)`. The query
+/// heads that share a KV head go through the products together (`heads_per_item` of them),
+/// so each cached key and value is converted once for them. The items run on up to `threads`
+/// threads (each head's result is its own, so the bits depend neither on the count nor on the
+/// grouping), each thread with its part of `scratch`: at least `threads · attend_scratch(pos,
 /// head_dim)` values.
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
@@ -124,29 +126,109 @@ pub fn attend(
     } else {
         1
     };
+    let s = heads_per_item(group, n_head, threads);
     let out = &mut out[..n_head * head_dim];
-    for_each_item(threads, out, head_dim, scratch, |h, o, scratch| {
-        let (att, qh) = scratch[..attend_scratch(pos, head_dim)].split_at_mut(n);
-        let kvh = h / group;
+    for_each_item(threads, out, s * head_dim, scratch, |i, o, scratch| {
+        let (att, qs) = scratch[..s * (n + head_dim)].split_at_mut(s * n);
+        let h0 = i * s;
         // q reaches the KQ product as a permuted view, so ggml rounds it to F16 first.
-        for (d, v) in qh.iter_mut().enumerate() {
-            *v = f16::from_f32(q[h * head_dim + d]).to_f32();
+        for (v, &x) in qs.iter_mut().zip(&q[h0 * head_dim..]) {
+            *v = f16::from_f32(x).to_f32();
         }
-        let base = kvh * head_dim;
-        kq_kernel(numerics.kq_order, &layer.k, kv_dim, base, qh, scale, att);
-        softmax(att, numerics.isa);
+        let base = h0 / group * head_dim;
+        kq_heads_kernel(
+            numerics.kq_order,
+            &layer.k,
+            kv_dim,
+            base,
+            qs,
+            head_dim,
+            scale,
+            att,
+        );
+        for head in att.chunks_exact_mut(n) {
+            softmax(head, numerics.isa);
+        }
         if numerics.probs_f16 {
             for a in att.iter_mut() {
                 *a = f16::from_f32(*a).to_f32();
             }
         }
-        kqv_kernel(numerics.kqv_order, &layer.v, kv_dim, base, att, o);
+        kqv_heads(numerics.kqv_order, &layer.v, kv_dim, base, s, att, o);
     });
 }
 
-/// The scratch one thread of `attend` needs at position `pos`: the scores and a query head.
+/// The query heads `attend` takes together: four, two or one of the `group` heads that share a
+/// KV head, the most that still gives every thread the same number of items.
+fn heads_per_item(group: usize, n_head: usize, threads: usize) -> usize {
+    [MAX_HEADS_PER_ITEM, 2, 1]
+        .into_iter()
+        .find(|&s| group.is_multiple_of(s) && (n_head / s).is_multiple_of(threads))
+        .unwrap_or(1)
+}
+
+/// The most query heads `attend` takes together.
+const MAX_HEADS_PER_ITEM: usize = 4;
+
+/// The scratch one thread of `attend` needs at position `pos`: the scores and the query of up
+/// to `MAX_HEADS_PER_ITEM` heads.
 pub const fn attend_scratch(pos: usize, head_dim: usize) -> usize {
-    pos + 1 + head_dim
+    MAX_HEADS_PER_ITEM * (pos + 1 + head_dim)
+}
+
+/// `kq_scores` for `qs.len() / head_dim` query heads that share the KV head at `base`: head
+/// h's scores in `att[h·n..][..n]` (`n` cached positions). The reference: head by head.
+#[allow(clippy::too_many_arguments)]
+pub fn kq_scores_heads(
+    order: DotOrder,
+    k: &[f16],
+    kv_dim: usize,
+    base: usize,
+    qs: &[f32],
+    head_dim: usize,
+    scale: f32,
+    att: &mut [f32],
+) {
+    kq_scores_by_head(kq_kernel, order, k, kv_dim, base, qs, head_dim, scale, att)
+}
+
+/// A one-head q·k kernel: `kq_scores`'s signature.
+pub type KqScores = fn(DotOrder, &[f16], usize, usize, &[f32], f32, &mut [f32]);
+
+/// `kq_scores_heads` through a one-head `kq_scores`.
+#[allow(clippy::too_many_arguments)]
+pub fn kq_scores_by_head(
+    kq: KqScores,
+    order: DotOrder,
+    k: &[f16],
+    kv_dim: usize,
+    base: usize,
+    qs: &[f32],
+    head_dim: usize,
+    scale: f32,
+    att: &mut [f32],
+) {
+    let n = att.len() / (qs.len() / head_dim);
+    for (qh, a) in qs.chunks_exact(head_dim).zip(att.chunks_exact_mut(n)) {
+        kq(order, k, kv_dim, base, qh, scale, a);
+    }
+}
+
+/// `kqv` for `heads` heads that share the KV head at `base`, one after the other: head h's
+/// probabilities in `ps[h·n..][..n]`, its output in `out[h·head_dim..][..head_dim]`.
+pub fn kqv_heads(
+    order: DotOrder,
+    v: &[f16],
+    kv_dim: usize,
+    base: usize,
+    heads: usize,
+    ps: &[f32],
+    out: &mut [f32],
+) {
+    let (n, hd) = (ps.len() / heads, out.len() / heads);
+    for (p, o) in ps.chunks_exact(n).zip(out.chunks_exact_mut(hd)) {
+        kqv_kernel(order, v, kv_dim, base, p, o);
+    }
 }
 
 /// Heads × positions × head_dim (p·V's multiply-adds) from which `attend` uses several threads:
@@ -192,11 +274,16 @@ pub fn kqv(order: DotOrder, v: &[f16], kv_dim: usize, base: usize, p: &[f32], ou
 }
 
 // The two attention products: AVX2 on x86-64 (chosen at run time inside `x86`), simd128 on
-// wasm32 (compile time), else scalar.
+// wasm32 (compile time), else scalar. q·k for the heads of an item: simd128 takes two or four
+// at once; elsewhere they go one by one through the one-head kernel.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::simd128::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
+use super::simd128::attention::{
+    kq_scores as kq_kernel, kq_scores_heads as kq_heads_kernel, kqv as kqv_kernel,
+};
 #[cfg(target_arch = "x86_64")]
 use super::x86::attention::{kq_scores as kq_kernel, kqv as kqv_kernel};
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+use kq_scores_heads as kq_heads_kernel;
 #[cfg(not(any(
     target_arch = "x86_64",
     all(target_arch = "wasm32", target_feature = "simd128")
@@ -278,7 +365,7 @@ mod tests {
             v: vec![f(10.0), f(0.0), f(0.0), f(20.0)],
         };
         let q = [100.0f32, 0.0, 0.0, 100.0]; // head 0 looks at pos 0, head 1 at pos 1
-        let mut scratch = [0f32; 4];
+        let mut scratch = [0f32; attend_scratch(1, 2)];
         let mut out = [0f32; 4];
         let r = AttnNumerics {
             kq_order: DotOrder::GgmlVecDot,

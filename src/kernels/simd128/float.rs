@@ -232,6 +232,23 @@ fn f16_row_lanes<const Q: usize>(src: &[u8], x: &[f32], full: usize, lanes: &mut
     }
 }
 
+/// Eight F16 values `h` as the f32 `w · 2^-112` each (two vectors, lanes in order): the bits
+/// put in place, `(h << 16) >> 3` with the sign's copies cleared by `sign_mask`
+/// (`SIGN_MASK` in every i16 lane); exact for finite values (`f16_scaled_lanes`).
+#[inline(always)]
+fn f16x8_scaled(h: v128, sign_mask: v128) -> [v128; 2] {
+    let low = i16x8_shl(h, 13);
+    let high = v128_and(i16x8_shr(h, 3), sign_mask);
+    [
+        i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
+        i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
+    ]
+}
+
+/// The upper half of `f16x8_scaled`'s mask: the sign bit and the exponent's top bit kept,
+/// the arithmetic shift's three sign copies cleared.
+const SIGN_MASK: i16 = 0x8fffu16 as i16;
+
 /// `f16_grid_lanes` with two fewer operations per value: a weight's bits put in place
 /// (`(h << 16) >> 3` with the sign's copies cleared) are the f32 `w · 2^-112`, which times
 /// `x_up = x · 2^56` is `w·x·2^-56`, exactly (22 significant bits; a nonzero product of F16
@@ -252,7 +269,7 @@ fn f16_scaled_lanes<const Q: usize, const G: usize, const CHECK: bool>(
     // The largest `h << 1` (the sign shifted out): 0xf800 or more means exponent 31.
     let mut top = u16x8_splat(0);
     // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
-    let sign_mask = core::hint::black_box(i16x8_splat(0x8fffu16 as i16));
+    let sign_mask = core::hint::black_box(i16x8_splat(SIGN_MASK));
     // `G` groups of eight lanes run over the whole row together, then the next `G`: two
     // accumulators per group in registers (all `Q` at once spill in V8's code), and `2·G`
     // independent sums so the adds do not wait on each other.
@@ -266,12 +283,7 @@ fn f16_scaled_lanes<const Q: usize, const G: usize, const CHECK: bool>(
                 if CHECK {
                     top = u16x8_max(top, i16x8_shl(h, 1));
                 }
-                let low = i16x8_shl(h, 13);
-                let high = v128_and(i16x8_shr(h, 3), sign_mask);
-                let w = [
-                    i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high),
-                    i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high),
-                ];
+                let w = f16x8_scaled(h, sign_mask);
                 // SAFETY: at + 8 <= full <= x_up.len() (asserted above).
                 let xv = unsafe {
                     let x = x_up.as_ptr().add(at);
@@ -328,6 +340,85 @@ pub fn dot_f16_grid_up<const CHECK: bool>(
     }
     fused_lanes_from(l, full, m, w, |k| x[k]);
     reduce(order, l, n, w, |k| x[k])
+}
+
+/// `f16_scaled_lanes::<Q, 1, true>` for `S` activations (attention's query heads that share a
+/// KV head) against one row: each weight is converted once for all of them. One group of
+/// eight lanes at a time, so the `2·S` accumulators stay in V8's registers.
+#[inline(always)]
+fn f16_scaled_lanes_heads<const Q: usize, const S: usize>(
+    src: &[u8],
+    x_ups: [&[f32]; S],
+    full: usize,
+    lanes: &mut [[f32; 64]; S],
+) -> bool {
+    assert!(full.is_multiple_of(4 * Q) && Q.is_multiple_of(2) && 4 * Q <= 64);
+    assert!(2 * full <= src.len() && x_ups.iter().all(|x| full <= x.len()));
+    let mut top = u16x8_splat(0);
+    // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
+    let sign_mask = core::hint::black_box(i16x8_splat(SIGN_MASK));
+    for j in 0..Q / 2 {
+        let mut acc = [[f32x4_splat(0.0); 2]; S];
+        for i in (0..full).step_by(4 * Q) {
+            let at = i + 8 * j;
+            // SAFETY: 2(at + 8) <= 2 full <= src.len() (asserted above).
+            let h = unsafe { v128_load(src.as_ptr().add(2 * at) as *const v128) };
+            top = u16x8_max(top, i16x8_shl(h, 1));
+            let w = f16x8_scaled(h, sign_mask);
+            for (a, x) in acc.iter_mut().zip(x_ups) {
+                // SAFETY: at + 8 <= full <= x.len() (asserted above).
+                let xv = unsafe {
+                    let x = x.as_ptr().add(at);
+                    [
+                        v128_load(x as *const v128),
+                        v128_load(x.add(4) as *const v128),
+                    ]
+                };
+                a[0] = exact_product_add(w[0], xv[0], a[0]);
+                a[1] = exact_product_add(w[1], xv[1], a[1]);
+            }
+        }
+        for (lane, a) in lanes.iter_mut().zip(acc) {
+            for (k, v) in a.into_iter().enumerate() {
+                let v = f32x4_mul(v, f32x4_splat(X_UP));
+                // SAFETY: four f32 slots at 8j + 4k < 4Q <= 64.
+                unsafe { v128_store(lane.as_mut_ptr().add(8 * j + 4 * k) as *mut v128, v) };
+            }
+        }
+    }
+    u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
+}
+
+/// `dot_f16_grid_up::<true>` of one row for `S` activations `xs` (F16 values; `x_ups` the same
+/// times 2^56): attention's q·k for the query heads that share a KV head, each key converted
+/// once. The same bits as `S` calls of `dot_f16_grid_up`.
+#[inline(never)]
+pub fn dot_f16_grid_up_heads<const S: usize>(
+    order: DotOrder,
+    src: &[u8],
+    xs: [&[f32]; S],
+    x_ups: [&[f32]; S],
+) -> [f32; S] {
+    let n = xs[0].len();
+    let m = order.fused_len(n);
+    let full = m / order.lanes() * order.lanes();
+    let mut lanes = [[0f32; 64]; S];
+    let finite = match order {
+        DotOrder::GgmlVecDot => f16_scaled_lanes_heads::<8, S>(src, x_ups, full, &mut lanes),
+        DotOrder::TinyBlas => f16_scaled_lanes_heads::<2, S>(src, x_ups, full, &mut lanes),
+        DotOrder::GgmlVecDotAvx512 => f16_scaled_lanes_heads::<16, S>(src, x_ups, full, &mut lanes),
+        DotOrder::TinyBlasAvx512 => f16_scaled_lanes_heads::<4, S>(src, x_ups, full, &mut lanes),
+    };
+    if !finite {
+        // An infinity or NaN in the key: each head by the path that handles it.
+        return core::array::from_fn(|h| dot_f16_grid_up::<true>(order, src, xs[h], x_ups[h]));
+    }
+    let w = |k| f16_at(src, k);
+    core::array::from_fn(|h| {
+        let (l, x) = (&mut lanes[h][..order.lanes()], xs[h]);
+        fused_lanes_from(l, full, m, w, |k| x[k]);
+        reduce(order, l, n, w, |k| x[k])
+    })
 }
 
 /// Column `c` of a batch of columns of `cols` values.
@@ -495,12 +586,9 @@ fn kqv_scaled_group<const L: usize, const G: usize>(
                     v128_load(vb.as_ptr().add(2 * (t * stride + d0 + 8 * g)) as *const v128)
                 };
                 top = u16x8_max(top, i16x8_shl(h, 1));
-                let low = i16x8_shl(h, 13);
-                let high = v128_and(i16x8_shr(h, 3), i16x8_splat(0x8fffu16 as i16));
-                let w0 = i16x8_shuffle::<0, 8, 1, 9, 2, 10, 3, 11>(low, high);
-                let w1 = i16x8_shuffle::<4, 12, 5, 13, 6, 14, 7, 15>(low, high);
-                a[0] = exact_product_add(w0, pt, a[0]);
-                a[1] = exact_product_add(w1, pt, a[1]);
+                let w = f16x8_scaled(h, i16x8_splat(SIGN_MASK));
+                a[0] = exact_product_add(w[0], pt, a[0]);
+                a[1] = exact_product_add(w[1], pt, a[1]);
             }
         }
         for (g, a) in acc.into_iter().enumerate() {
