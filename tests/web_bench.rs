@@ -16,7 +16,7 @@ use bitlens::kernels::attention;
 use bitlens::kernels::float::{self, DotOrder, FloatType};
 use bitlens::kernels::matrix::FloatInput;
 use bitlens::kernels::q8::{self, quantize_q8, Block32, QK8};
-use bitlens::kernels::{matvec, simd128, ActScratch, Kernels, Matrix};
+use bitlens::kernels::{matmul, matvec, simd128, ActScratch, Kernels, Matrix};
 use bitlens::model::synthetic::{DIM, FF, LAYERS, VOCAB};
 use bitlens::quant::GgmlType;
 
@@ -133,6 +133,8 @@ fn bench_2b4t_kernels() {
     ));
 
     let (mut scalar, mut simd) = (0.0, 0.0);
+    // One column (a decode step), the A/B pair's two, and a prefill batch of eight.
+    let mut batches = [(2, 0.0), (8, 0.0)];
     for (i, &(rows, cols)) in projections(dim, dim / 4, ff).iter().enumerate() {
         let packed = bytes(rows * cols / 4, 10 + i as u64);
         let x = activations(cols, 20 + i as u64);
@@ -153,12 +155,25 @@ fn bench_2b4t_kernels() {
         };
         scalar += time(Kernels::SCALAR, 3);
         simd += time(Kernels::best(), 5);
+        for (n, ms) in batches.iter_mut() {
+            let xs: Vec<f32> = x.iter().cycle().take(*n * cols).copied().collect();
+            let mut out = vec![0f32; *n * rows];
+            let mut s = ActScratch::with_kernels(Kernels::best());
+            *ms += best_ms(5, || matmul(&w, &xs, &mut s, FloatInput::VEC_DOT, &mut out));
+        }
     }
     say(&format!(
-        "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, {} {simd:.1} ms; x {LAYERS} layers: {:.0} ms",
+        "I2_S projections of one layer (q k v o gate up down): scalar {scalar:.1} ms, {} {simd:.2} ms; x {LAYERS} layers: {:.0} ms",
         Kernels::best().name,
         simd * LAYERS as f64
     ));
+    for (n, ms) in batches {
+        say(&format!(
+            "I2_S projections of one layer, {n} columns: {} {ms:.2} ms ({:.2} ms per column)",
+            Kernels::best().name,
+            ms / n as f64
+        ));
+    }
 }
 
 /// One layer's attention products at 2B-4T's shapes (20 heads of 128, 5 KV heads) over 1024
