@@ -25,28 +25,6 @@ fn codes(b: v128, shift: u32) -> v128 {
 /// may hold code 3). Real models have rows of at most a few ten thousand.
 const MAX_COLS: usize = 65536;
 
-/// 16 bytes at byte offset `at` of `p`.
-///
-/// # Safety
-/// `p + at .. p + at + 16` must be readable.
-#[cfg(target_feature = "relaxed-simd")]
-#[inline(always)]
-unsafe fn load_at(p: *const u8, at: usize) -> v128 {
-    unsafe { v128_load(p.add(at) as *const v128) }
-}
-
-/// The number of 32-byte (128-weight) blocks of the `R` rows, checked to be whole and the same
-/// for every row, with every column long enough: every load of the kernels below is within
-/// these bounds, checked once here, not per load.
-#[cfg(target_feature = "relaxed-simd")]
-#[inline(always)]
-fn checked_blocks<T, const R: usize, const C: usize>(rows: [&[u8]; R], q: [&[T]; C]) -> usize {
-    let blocks = rows[0].len() / 32;
-    assert!(rows.iter().all(|r| r.len() == 32 * blocks));
-    assert!(q.iter().all(|q| 128 * blocks <= q.len()));
-    blocks
-}
-
 /// Eight i16 values of `q16` at `at` (bounds checked).
 #[inline(always)]
 fn load_i16(q: &[i16], at: usize) -> v128 {
@@ -84,171 +62,132 @@ fn row_dots_i16<const C: usize>(row: &[u8], q16: [&[i16]; C]) -> [i32; C] {
 }
 
 /// `ternary::matmul_i2s`'s results (baseline simd128), reading each weight byte once for up to
-/// four columns (`matmul_by_blocks`).
+/// four columns.
 pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
     if act.cols > MAX_COLS || act.q16.len() != act.q.len() {
         return ternary::matmul_i2s(rows, w_scale, act, out);
     }
-    matmul_by_blocks::<Baseline>(rows, w_scale, act, out);
+    matmul_by_column_groups(rows, w_scale, act, out, |row, c0, group| {
+        let col = |c: usize| &act.q16[c * act.cols..(c + 1) * act.cols];
+        match group {
+            1 => widen(row_dots_i16::<1>(row, [col(c0)])),
+            2 => widen(row_dots_i16::<2>(row, [col(c0), col(c0 + 1)])),
+            3 => widen(row_dots_i16::<3>(row, [col(c0), col(c0 + 1), col(c0 + 2)])),
+            _ => row_dots_i16::<4>(row, [col(c0), col(c0 + 1), col(c0 + 2), col(c0 + 3)]),
+        }
+    });
 }
 
-/// The baseline build's block kernel.
-struct Baseline;
-
-impl BlockDots for Baseline {
-    #[inline(always)]
-    fn dots<const R: usize, const C: usize>(
-        rows: [&[u8]; R],
-        act: &I8Cols,
-        c0: usize,
-    ) -> [[i32; C]; R] {
-        // One row at a time: taken together, rows ran slower here (V8 spills the i16 kernel's
-        // masked planes).
-        let col = |c: usize| &act.q16[(c0 + c) * act.cols..][..act.cols];
-        rows.map(|row| row_dots_i16::<C>(row, core::array::from_fn(col)))
-    }
-}
-
-/// `Σ code·q` of `R` rows with `C` columns (relaxed SIMD): each plane's codes (0..3, shifted
+/// `Σ code·q` of one row with `C` columns (relaxed SIMD): each plane's codes (0..3, shifted
 /// down and masked once for all columns) are the 7-bit operand of
 /// `i16x8.relaxed_dot_i8x16_i7x16` (one `pmaddubsw` on x86): every lowering agrees on codes
 /// below 128, and a lane's pair sum is at most 2·3·128 = 768. The four planes of a 16-byte
 /// group add up to at most 3072 per i16 lane, so eight groups (four blocks) fit an i16 lane
 /// before they are widened into the i32 accumulator.
+///
+/// One row at a time. Blocks of two to four rows sharing the activation loads ran 1.4x faster
+/// with the weights in cache (a layer's products in `bench_2b4t_kernels`) but at half the speed
+/// streamed from memory as a decode step reads them (`bench_i2s_stream`: 4.6-4.9 GB/s against
+/// 8.6-8.9 one row at a time; the page's decode 8.4 -> 5.9 tokens/s); pairing each row with
+/// one half a matrix away gave the page 8.50 tokens/s against 8.58 one row at a time.
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
-fn row_dots_relaxed<const R: usize, const C: usize>(
-    rows: [&[u8]; R],
-    q: [&[i8]; C],
-) -> [[i32; C]; R] {
+fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
     const BLOCKS_PER_WIDENING: usize = 4;
-    let blocks = checked_blocks(rows, q);
-    let mut acc = [[i32x4_splat(0); C]; R];
+    let blocks = row.len() / 32;
+    // Every load below is within these bounds: checked once here, not per load.
+    assert!(q.iter().all(|q| 128 * blocks <= q.len()));
+    let ld = |p: *const u8, at: usize| -> v128 {
+        // SAFETY: offsets of 16 bytes within the bounds asserted above.
+        unsafe { v128_load(p.add(at) as *const v128) }
+    };
+    let mut acc = [i32x4_splat(0); C];
     // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
     let three = core::hint::black_box(u8x16_splat(3));
     let mut first = 0;
     while first < blocks {
         let last = (first + BLOCKS_PER_WIDENING).min(blocks);
-        let mut acc16 = [[i16x8_splat(0); C]; R];
+        let mut acc16 = [i16x8_splat(0); C];
         for blk in first..last {
             for half in 0..2 {
-                let planes = rows.map(|row| {
-                    // SAFETY: within the rows (`checked_blocks`).
-                    let b = unsafe { load_at(row.as_ptr(), 32 * blk + 16 * half) };
-                    [
-                        v128_and(u16x8_shr(b, 6), three),
-                        v128_and(u16x8_shr(b, 4), three),
-                        v128_and(u16x8_shr(b, 2), three),
-                        v128_and(b, three),
-                    ]
-                });
+                let b = ld(row.as_ptr(), 32 * blk + 16 * half);
+                let plane3 = v128_and(b, three);
+                let plane2 = v128_and(u16x8_shr(b, 2), three);
+                let plane1 = v128_and(u16x8_shr(b, 4), three);
+                let plane0 = v128_and(u16x8_shr(b, 6), three);
                 let at = 128 * blk + 16 * half;
-                for (c, q) in q.iter().enumerate() {
-                    // SAFETY: within the column (`checked_blocks`).
-                    let x = [0, 1, 2, 3]
-                        .map(|k| unsafe { load_at(q.as_ptr() as *const u8, at + 32 * k) });
-                    for (a, p) in acc16.iter_mut().zip(&planes) {
-                        let dot = |k: usize| i16x8_relaxed_dot_i8x16_i7x16(x[k], p[k]);
-                        let sum = i16x8_add(i16x8_add(dot(0), dot(1)), i16x8_add(dot(2), dot(3)));
-                        a[c] = i16x8_add(a[c], sum);
-                    }
+                for (a, q) in acc16.iter_mut().zip(q) {
+                    let dot = |k: usize, codes: v128| {
+                        i16x8_relaxed_dot_i8x16_i7x16(
+                            ld(q.as_ptr() as *const u8, at + 32 * k),
+                            codes,
+                        )
+                    };
+                    let sum = i16x8_add(
+                        i16x8_add(dot(0, plane0), dot(1, plane1)),
+                        i16x8_add(dot(2, plane2), dot(3, plane3)),
+                    );
+                    *a = i16x8_add(*a, sum);
                 }
             }
         }
         for (a, a16) in acc.iter_mut().zip(acc16) {
-            for (a, a16) in a.iter_mut().zip(a16) {
-                *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(a16));
-            }
+            *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(a16));
         }
         first = last;
     }
-    acc.map(|a| a.map(hsum_i32x4))
+    acc.map(hsum_i32x4)
 }
 
-/// `ternary::matmul_i2s`'s results with relaxed SIMD (`matmul_by_blocks`).
+/// `ternary::matmul_i2s`'s results with relaxed SIMD, reading each weight byte once for up to
+/// four columns.
 #[cfg(target_feature = "relaxed-simd")]
 pub fn matmul_i2s_relaxed(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
     if act.cols > MAX_COLS {
         return ternary::matmul_i2s(rows, w_scale, act, out);
     }
-    matmul_by_blocks::<Relaxed>(rows, w_scale, act, out);
-}
-
-/// The relaxed build's block kernel.
-#[cfg(target_feature = "relaxed-simd")]
-struct Relaxed;
-
-#[cfg(target_feature = "relaxed-simd")]
-impl BlockDots for Relaxed {
-    #[inline(always)]
-    fn dots<const R: usize, const C: usize>(
-        rows: [&[u8]; R],
-        act: &I8Cols,
-        c0: usize,
-    ) -> [[i32; C]; R] {
-        row_dots_relaxed::<R, C>(rows, core::array::from_fn(|c| act.col(c0 + c)))
-    }
-}
-
-/// `Σ code·q` of a block of `R` rows (whole I2_S rows) with the `C` columns from `c0`.
-trait BlockDots {
-    fn dots<const R: usize, const C: usize>(
-        rows: [&[u8]; R],
-        act: &I8Cols,
-        c0: usize,
-    ) -> [[i32; C]; R];
-}
-
-/// Runs a block kernel over every row and every group of up to four columns, and applies the
-/// I2_S epilogue. With one or two columns, blocks of two rows go to the kernel: V8's code is
-/// bound by its operation count, not by memory, and rows taken together share the activation
-/// loads (and V8's address arithmetic for them). Measured in Chromium on a 2B-4T layer's
-/// products (`npm run bench:decode`), relaxed, one column: 1.63-1.8 ms against 2.4-3.0 one row
-/// at a time (four rows at a time: no faster); the A/B pair's two columns 3.25 against 3.35.
-#[inline(always)]
-fn matmul_by_blocks<K: BlockDots>(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
-    let (n, row_bytes) = (act.n(), act.cols / 4);
-    let block = if n <= 2 { 2 } else { 1 };
-    for (rows, out) in rows
-        .chunks(block * row_bytes)
-        .zip(out.chunks_mut(block * n))
-    {
-        for c0 in (0..n).step_by(4) {
-            match ((n - c0).min(4), rows.len() / row_bytes) {
-                (1, 2) => block_outputs::<K, 2, 1>(rows, act, c0, w_scale, out),
-                (2, 2) => block_outputs::<K, 2, 2>(rows, act, c0, w_scale, out),
-                (group, _) => {
-                    let per_row = rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n));
-                    for (row, out) in per_row {
-                        match group {
-                            1 => block_outputs::<K, 1, 1>(row, act, c0, w_scale, out),
-                            2 => block_outputs::<K, 1, 2>(row, act, c0, w_scale, out),
-                            3 => block_outputs::<K, 1, 3>(row, act, c0, w_scale, out),
-                            _ => block_outputs::<K, 1, 4>(row, act, c0, w_scale, out),
-                        }
-                    }
-                }
-            }
+    matmul_by_column_groups(rows, w_scale, act, out, |row, c0, group| {
+        let col = |c: usize| act.col(c);
+        match group {
+            1 => widen(row_dots_relaxed::<1>(row, [col(c0)])),
+            2 => widen(row_dots_relaxed::<2>(row, [col(c0), col(c0 + 1)])),
+            3 => widen(row_dots_relaxed::<3>(
+                row,
+                [col(c0), col(c0 + 1), col(c0 + 2)],
+            )),
+            _ => row_dots_relaxed::<4>(row, [col(c0), col(c0 + 1), col(c0 + 2), col(c0 + 3)]),
         }
-    }
+    });
 }
 
-/// The I2_S outputs of the `R` rows in `rows` for columns `c0..c0 + C`: `out[i·n + c]`.
+/// The dots of a group of up to four columns (the unused ones 0).
+fn widen<const C: usize>(d: [i32; C]) -> [i32; 4] {
+    let mut out = [0; 4];
+    out[..C].copy_from_slice(&d);
+    out
+}
+
+/// Runs `row_dots(row, first column, columns)` over every row and groups of up to four
+/// columns, and applies the I2_S epilogue.
 #[inline(always)]
-fn block_outputs<K: BlockDots, const R: usize, const C: usize>(
+fn matmul_by_column_groups(
     rows: &[u8],
-    act: &I8Cols,
-    c0: usize,
     w_scale: f32,
+    act: &I8Cols,
     out: &mut [f32],
+    row_dots: impl Fn(&[u8], usize, usize) -> [i32; 4],
 ) {
-    let row_bytes = rows.len() / R;
-    let block: [&[u8]; R] = core::array::from_fn(|i| &rows[i * row_bytes..][..row_bytes]);
-    let n = act.n();
-    for (i, dots) in K::dots::<R, C>(block, act, c0).iter().enumerate() {
-        for (k, &d) in dots.iter().enumerate() {
-            let c = c0 + k;
-            out[i * n + c] = ternary::i2s_output(d, act.sums[c], act.scales[c], w_scale);
+    let (n, row_bytes) = (act.n(), act.cols / 4);
+    for (row, o) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(n)) {
+        let mut c0 = 0;
+        while c0 < n {
+            let group = (n - c0).min(4);
+            let dots = row_dots(row, c0, group);
+            for (k, &d) in dots.iter().enumerate().take(group) {
+                let c = c0 + k;
+                o[c] = ternary::i2s_output(d, act.sums[c], act.scales[c], w_scale);
+            }
+            c0 += group;
         }
     }
 }
