@@ -460,6 +460,19 @@ fn simd128_q8_block_matvec_equals_scalar() {
     }
 }
 
+/// A KV cache of `n` positions of F16 values; at 70 positions with an infinity and a NaN (the
+/// exact conversion's path).
+fn kv_cache(rng: &mut Rng, n: usize, kv_dim: usize) -> Vec<half::f16> {
+    let mut cache: Vec<half::f16> = (0..n * kv_dim)
+        .map(|_| half::f16::from_f32(rng.f16ish()))
+        .collect();
+    if n == 70 {
+        cache[5 * kv_dim + 17] = half::f16::INFINITY;
+        cache[40 * kv_dim + 3] = half::f16::NAN;
+    }
+    cache
+}
+
 /// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
 /// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (sixteen, eight and single
 /// dimensions at a time), with F16 probabilities (some ±0) and F32 ones (the fused steps in
@@ -478,14 +491,7 @@ fn simd128_attention_products_equal_scalar() {
         (70, 120, 1),
     ] {
         let kv_dim = head_dim * kv_heads;
-        let mut cache: Vec<half::f16> = (0..n * kv_dim)
-            .map(|_| half::f16::from_f32(rng.f16ish()))
-            .collect();
-        if n == 70 {
-            // An infinity and a NaN in the cache: the exact conversion's path.
-            cache[5 * kv_dim + 17] = half::f16::INFINITY;
-            cache[40 * kv_dim + 3] = half::f16::NAN;
-        }
+        let cache = kv_cache(&mut rng, n, kv_dim);
         let p16: Vec<f32> = (0..n)
             .map(|t| match t % 7 {
                 0 => 0.0,
@@ -544,13 +550,7 @@ fn simd128_attention_heads_equal_scalar() {
         (70, 120, 1),
     ] {
         let kv_dim = head_dim * kv_heads;
-        let mut cache: Vec<half::f16> = (0..n * kv_dim)
-            .map(|_| half::f16::from_f32(rng.f16ish()))
-            .collect();
-        if n == 70 {
-            cache[5 * kv_dim + 17] = half::f16::INFINITY;
-            cache[40 * kv_dim + 3] = half::f16::NAN;
-        }
+        let cache = kv_cache(&mut rng, n, kv_dim);
         for heads in 1..=4 {
             let mut qs: Vec<f32> = (0..heads * head_dim).map(|_| rng.f16ish()).collect();
             let p16: Vec<f32> = (0..heads * n)
