@@ -231,6 +231,29 @@ fn bench_i2s_stream() {
     }
 }
 
+/// The int8 quantization of one activation (2560 values), as every I2_S product does it:
+/// scalar against this build's kernel.
+#[wasm_bindgen_test]
+#[ignore]
+fn bench_quantize_i8() {
+    let x = activations(DIM as usize, 5);
+    let mut q = vec![0i8; x.len()];
+    let mut acc = 0f32;
+    let mut time = |kernels: Kernels| {
+        // 1000 rows a pass: microseconds per row.
+        best_ms(5, || {
+            for _ in 0..1000 {
+                acc += (kernels.quantize_i8)(&x, &mut q);
+            }
+        })
+    };
+    let (scalar, simd) = (time(Kernels::SCALAR), time(Kernels::best()));
+    say(&format!(
+        "int8 quantization of {DIM} values: scalar {scalar:.2} us, {} {simd:.2} us",
+        Kernels::best().name
+    ));
+}
+
 /// One layer's attention products at 2B-4T's shapes (20 heads of 128, 5 KV heads) over 1024
 /// cached positions, in a decode step's orders: q·k per cell, p·V over the cells.
 #[wasm_bindgen_test]

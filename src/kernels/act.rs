@@ -6,22 +6,52 @@
 /// `q = round_half_even(x * s)` in f32, clamped to [-128, 127].
 pub fn quantize_i8_row(x: &[f32], q: &mut [i8]) -> f32 {
     debug_assert_eq!(x.len(), q.len());
-    let mut max = 0f64;
-    for &v in x {
-        max = max.max((v as f64).abs());
-    }
-    let s = (127.0 / max.max(1e-5)) as f32;
+    let s = i8_scale(abs_max(x));
     // With AVX2 where the CPU has it: a rounding instruction instead of a `rintf` call.
     super::with_cpu_features(
         #[inline(always)]
         || {
             for (qi, &v) in q.iter_mut().zip(x) {
-                *qi = (v * s).round_ties_even().clamp(-128.0, 127.0) as i8;
+                *qi = i8_value(v, s);
             }
         },
     );
     s
 }
+
+/// The largest `|x|` that is not NaN (0 if none): the max bitnet.cpp takes in f64, the same
+/// value, since widening to f64 is exact and keeps the order. Compared as bits (a non-negative
+/// float's order is its bits' order, and NaN's bits are above infinity's): float compares let
+/// LLVM use relaxed SIMD's max in the relaxed build, whose result for NaN is left to the CPU.
+#[inline(always)]
+pub fn abs_max(x: &[f32]) -> f32 {
+    const INFINITY_BITS: u32 = 0x7f80_0000;
+    let mut max = 0u32;
+    for &v in x {
+        let bits = v.to_bits() & 0x7fff_ffff;
+        if bits <= INFINITY_BITS && bits > max {
+            max = bits;
+        }
+    }
+    f32::from_bits(max)
+}
+
+/// `quantize_i8_row`'s scale for a row whose largest magnitude is `abs_max`.
+#[inline(always)]
+pub fn i8_scale(abs_max: f32) -> f32 {
+    (127.0 / (abs_max as f64).max(1e-5)) as f32
+}
+
+/// `quantize_i8_row`'s value for `v` at scale `s` (0 for NaN). Clamped as an integer: a float
+/// clamp let LLVM use relaxed SIMD's min and max in the relaxed build, whose result for NaN is
+/// left to the CPU (it gave -128).
+#[inline(always)]
+pub fn i8_value(v: f32, s: f32) -> i8 {
+    ((v * s).round_ties_even() as i32).clamp(-128, 127) as i8
+}
+
+/// A row's int8 quantization (`quantize_i8_row`'s contract): values into `q`, returns the scale.
+pub type QuantizeI8 = fn(x: &[f32], q: &mut [i8]) -> f32;
 
 /// Elements per Q8_K block (llama.cpp's `QK_K`).
 pub const Q8K_BLOCK: usize = 256;

@@ -3,6 +3,7 @@
 //! build on wasm32, where the baseline and relaxed-SIMD builds are separate modules and the page
 //! loads the one the browser validates).
 
+use super::act::{self, QuantizeI8};
 use super::float::{self, DotOrder, FloatType};
 use super::q8::{self, Block32};
 use super::ternary::{self, I2sMatmul};
@@ -27,6 +28,8 @@ pub struct Kernels {
     pub i2s: I2sMatmul,
     /// `i2s` reads the plane-scaled i16 activations (`ternary::I8Cols::q16`).
     pub i2s_q16: bool,
+    /// The int8 quantization of `i2s`'s activations.
+    pub quantize_i8: QuantizeI8,
     /// A batch kernel for F16 weights times F16 activations, where one shares work between
     /// columns (else the float products run a block of rows per column in turn).
     pub f16_grid: Option<F16GridMatmul>,
@@ -50,6 +53,7 @@ impl Kernels {
         name: "scalar",
         i2s: ternary::matmul_i2s,
         i2s_q16: false,
+        quantize_i8: act::quantize_i8_row,
         f16_grid: None,
         f16_grid_finite: None,
         float: float::matvec_float,

@@ -4,7 +4,7 @@
 
 use crate::quant::GgmlType;
 
-use super::act::{quantize_i8_row, quantize_q8k, Q8K_BLOCK};
+use super::act::{quantize_q8k, Q8K_BLOCK};
 use super::choice::Kernels;
 use super::float::{round_to_bf16, round_to_f16, scale_up, DotOrder, FloatType};
 use super::par::{split_rows, split_rows_by, MIN_PARALLEL_WEIGHTS};
@@ -161,7 +161,7 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     match w.ty {
         GgmlType::I2_S => {
             let kernel = s.kernels.i2s;
-            let act = s.i2s.quantize(x, w.cols, s.kernels.i2s_q16);
+            let act = s.i2s.quantize(x, w.cols, &s.kernels);
             let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
             in_row_runs(threads, w, n, &mut s.by_row, out, f);
         }
@@ -287,9 +287,11 @@ struct I8Buffers {
 }
 
 impl I8Buffers {
-    /// The columns of `x` (`cols` values each) quantized each on its own (values, scale, sum;
-    /// the plane-scaled i16 form when `wants_q16`).
-    fn quantize(&mut self, x: &[f32], cols: usize, wants_q16: bool) -> I8Cols<'_> {
+    /// The columns of `x` (`cols` values each) quantized each on its own by `kernels`' int8
+    /// quantization (values, scale, sum; the plane-scaled i16 form when its I2_S kernel wants
+    /// it).
+    fn quantize(&mut self, x: &[f32], cols: usize, kernels: &Kernels) -> I8Cols<'_> {
+        let wants_q16 = kernels.i2s_q16;
         let n = x.len() / cols;
         grow(&mut self.q, n * cols);
         grow(&mut self.scales, n);
@@ -299,7 +301,7 @@ impl I8Buffers {
         }
         for (c, xc) in x.chunks_exact(cols).enumerate() {
             let q = &mut self.q[c * cols..(c + 1) * cols];
-            self.scales[c] = quantize_i8_row(xc, q);
+            self.scales[c] = (kernels.quantize_i8)(xc, q);
             self.sums[c] = ternary::i8_sum(q);
             if wants_q16 {
                 ternary::plane_scaled_i16(q, &mut self.q16[c * cols..(c + 1) * cols]);

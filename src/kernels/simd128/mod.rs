@@ -8,6 +8,7 @@
 
 use core::arch::wasm32::*;
 
+pub mod act;
 pub mod attention;
 pub mod float;
 pub mod q8;
@@ -26,6 +27,7 @@ pub const KERNELS: Kernels = Kernels {
     name: "simd128+relaxed",
     i2s: ternary::matmul_i2s_relaxed,
     i2s_q16: false,
+    quantize_i8: act::quantize_i8_row,
     f16_grid: Some(float::matmul_f16_grid::<true>),
     f16_grid_finite: Some(float::matmul_f16_grid::<false>),
     float: float::matvec_float,
@@ -37,6 +39,7 @@ pub const KERNELS: Kernels = Kernels {
     name: "simd128",
     i2s: ternary::matmul_i2s,
     i2s_q16: true,
+    quantize_i8: act::quantize_i8_row,
     f16_grid: Some(float::matmul_f16_grid::<true>),
     f16_grid_finite: Some(float::matmul_f16_grid::<false>),
     float: float::matvec_float,

@@ -28,6 +28,7 @@ pub fn kernels() -> Option<Kernels> {
         name: "avx2",
         i2s: ternary::matmul_i2s_avx2,
         i2s_q16: false,
+        quantize_i8: crate::kernels::act::quantize_i8_row,
         f16_grid: None,
         f16_grid_finite: None,
         float: float::matvec_float,
