@@ -176,8 +176,9 @@ pub const fn attend_scratch(pos: usize, head_dim: usize) -> usize {
     MAX_HEADS_PER_ITEM * (pos + 1 + head_dim)
 }
 
-/// `kq_scores` for `qs.len() / head_dim` query heads that share the KV head at `base`: head
-/// h's scores in `att[h·n..][..n]` (`n` cached positions). The reference: head by head.
+/// `kq_scores` for the `qs.len() / head_dim` query heads that share the KV head at `base`, head
+/// by head through this build's one-head kernel: head h's scores in `att[h·n..][..n]` (`n`
+/// cached positions). simd128's version takes two or four heads at once, and this for the rest.
 #[allow(clippy::too_many_arguments)]
 pub fn kq_scores_heads(
     order: DotOrder,
@@ -189,28 +190,9 @@ pub fn kq_scores_heads(
     scale: f32,
     att: &mut [f32],
 ) {
-    kq_scores_by_head(kq_kernel, order, k, kv_dim, base, qs, head_dim, scale, att)
-}
-
-/// A one-head q·k kernel: `kq_scores`'s signature.
-pub type KqScores = fn(DotOrder, &[f16], usize, usize, &[f32], f32, &mut [f32]);
-
-/// `kq_scores_heads` through a one-head `kq_scores`.
-#[allow(clippy::too_many_arguments)]
-pub fn kq_scores_by_head(
-    kq: KqScores,
-    order: DotOrder,
-    k: &[f16],
-    kv_dim: usize,
-    base: usize,
-    qs: &[f32],
-    head_dim: usize,
-    scale: f32,
-    att: &mut [f32],
-) {
     let n = att.len() / (qs.len() / head_dim);
     for (qh, a) in qs.chunks_exact(head_dim).zip(att.chunks_exact_mut(n)) {
-        kq(order, k, kv_dim, base, qh, scale, a);
+        kq_kernel(order, k, kv_dim, base, qh, scale, a);
     }
 }
 

@@ -4,10 +4,10 @@ use core::arch::wasm32::*;
 
 use crate::kernels::act::{self, i8_scale, i8_value};
 
-/// `act::quantize_i8_row` sixteen values at a time. The max on the bits as the scalar code
-/// takes it (the max of the values does not depend on the order). The values: multiply and round to nearest even
-/// as the scalar code; the saturating conversion to i32 and the two saturating narrowings give
-/// its clamp to [-128, 127] (and 0 for NaN, as `as i8` does).
+/// `act::quantize_i8_row` sixteen values at a time. The max on the bits, as the scalar code
+/// takes it (the max does not depend on the order). The values: multiply and round to nearest
+/// even as the scalar code; the saturating conversion to i32 and the two saturating narrowings
+/// give its clamp to [-128, 127] (and 0 for NaN).
 pub fn quantize_i8_row(x: &[f32], q: &mut [i8]) -> f32 {
     assert_eq!(x.len(), q.len(), "quantize_i8_row lengths");
     let whole = x.len() / 16 * 16;
@@ -33,7 +33,7 @@ pub fn quantize_i8_row(x: &[f32], q: &mut [i8]) -> f32 {
     .into_iter()
     .max()
     .unwrap_or(0);
-    let max = act::abs_max(tail).max(f32::from_bits(lanes_max));
+    let max = f32::from_bits(act::abs_max(tail).to_bits().max(lanes_max));
     let s = i8_scale(max);
     let sv = f32x4_splat(s);
     let (q_body, q_tail) = q.split_at_mut(whole);

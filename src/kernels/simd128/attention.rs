@@ -94,9 +94,7 @@ pub fn kq_scores_heads(
     match heads {
         2 if grid => kq_heads::<2>(order, k, kv_dim, base, qs, head_dim, scale, att),
         4 if grid => kq_heads::<4>(order, k, kv_dim, base, qs, head_dim, scale, att),
-        _ => attention::kq_scores_by_head(
-            kq_scores, order, k, kv_dim, base, qs, head_dim, scale, att,
-        ),
+        _ => attention::kq_scores_heads(order, k, kv_dim, base, qs, head_dim, scale, att),
     }
 }
 
