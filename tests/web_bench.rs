@@ -133,8 +133,8 @@ fn bench_2b4t_kernels() {
     ));
 
     let (mut scalar, mut simd) = (0.0, 0.0);
-    // One column (a decode step), the A/B pair's two, and a prefill batch of eight.
-    let mut batches = [(2, 0.0), (8, 0.0)];
+    // One column (a decode step), the A/B pair's two, and prefill batches of 8 and 128.
+    let mut batches = [(2, 0.0), (8, 0.0), (128, 0.0)];
     for (i, &(rows, cols)) in projections(dim, dim / 4, ff).iter().enumerate() {
         let packed = bytes(rows * cols / 4, 10 + i as u64);
         let x = activations(cols, 20 + i as u64);
@@ -315,6 +315,17 @@ fn bench_2b4t_attention() {
             attention::kqv_heads(order, &v, kv_dim, base, group, &ps, &mut outs);
         }
     });
+    // A prompt's tokens (a multi-token decode): bitnet.cpp multiplies V by F32 probabilities.
+    let p32: Vec<f32> = p.iter().map(|&v| v * (1.0 + 1e-4)).collect();
+    let kqv32 = best_ms(4, || {
+        for h in 0..heads {
+            let base = h / (heads / kv_heads) * hd;
+            simd128::attention::kqv(DotOrder::TinyBlas, &v, kv_dim, base, &p32, &mut out);
+        }
+    });
+    say(&format!(
+        "p·V of one layer at {N} positions with F32 probabilities (a prompt's, tinyBLAS order): simd128 {kqv32:.2} ms"
+    ));
     say(&format!(
         "attention products of one layer at {N} positions (q·k, p·V): scalar {scalar:.1} ms, simd128 head by head {simd:.1} ms (q·k {kq:.2}, p·V {kqv:.2}), {group} heads at a time {:.1} ms (q·k {kq4:.2}, p·V {kqv4:.2}); x {LAYERS} layers: {:.0} ms",
         kq4 + kqv4,
@@ -421,5 +432,43 @@ fn bench_decode_at_2b4t_shapes() {
         1000.0 / full_ms,
         per_token[0],
         per_token[1]
+    ));
+}
+
+/// A 128-token prompt through one layer at 2B-4T's shapes (the difference between a one- and a
+/// two-layer model's prefill, best of three each): what a prompt costs beyond the I2_S products
+/// (`bench_2b4t_kernels`' 128-column line) is attention with F32 probabilities, norms, RoPE.
+#[wasm_bindgen_test]
+#[ignore = "benchmark: npm run bench:decode"]
+fn bench_prefill_at_2b4t_shapes() {
+    use bitlens::gguf::Gguf;
+    use bitlens::model::synthetic::write_2b4t_shaped;
+    use bitlens::model::{Generator, Model, SamplerConfig};
+    const V: u64 = 4096;
+    const PROMPT: usize = 128;
+    let prompt: Vec<u32> = (0..PROMPT as u32)
+        .map(|i| 1 + (i * 37) % (V as u32 - 1))
+        .collect();
+    let mut best = [f64::INFINITY; 2];
+    for (i, layers) in [1u64, 2].into_iter().enumerate() {
+        let mut bytes = Vec::new();
+        write_2b4t_shaped(&mut bytes, layers, V).unwrap();
+        let m = Model::load(&Gguf::parse(&bytes).unwrap(), &bytes).unwrap();
+        for _ in 0..3 {
+            let mut gen =
+                Generator::new(&m, m.norms.clone(), PROMPT + 8, SamplerConfig::greedy(), 1)
+                    .unwrap();
+            let t = now();
+            gen.prefill(&m, &bytes, &prompt).unwrap();
+            best[i] = best[i].min(now() - t);
+        }
+    }
+    let layer_ms = best[1] - best[0];
+    say(&format!(
+        "prefill of {PROMPT} tokens at 2B-4T shapes: {layer_ms:.0} ms per layer ({:.2} ms per token-layer; x {LAYERS} layers: {:.1} ms per token); 1 and 2 layers: {:.0} and {:.0} ms",
+        layer_ms / PROMPT as f64,
+        layer_ms / PROMPT as f64 * LAYERS as f64,
+        best[0],
+        best[1]
     ));
 }

@@ -473,6 +473,39 @@ fn kv_cache(rng: &mut Rng, n: usize, kv_dim: usize) -> Vec<half::f16> {
     cache
 }
 
+/// p·V with F32 probabilities where a fused step's f64 sum lands on an f32 rounding midpoint
+/// it was rounded onto (1 + 2^-24 + 2^-54 is 1 + 2^-24 in f64, which ties to 1 in f32, while
+/// the fused step gives 1 + 2^-23): the simd128 kernel must see it and give the scalar bits.
+#[wasm_bindgen_test]
+fn simd128_kqv_f32_probabilities_on_a_midpoint_equal_scalar() {
+    use bitlens::kernels::attention;
+    let (n, head_dim) = (40usize, 16usize);
+    let v_step = half::f16::from_f32(1.0 + 2f32.powi(-10));
+    // (1 + 2^-10)(1 - 2^-10 + 2^-20) = 1 + 2^-30: the product is 2^-24 + 2^-54.
+    let p_step = 2f32.powi(-24) * (1.0 - 2f32.powi(-10) + 2f32.powi(-20));
+    let mut cache = vec![half::f16::ZERO; n * head_dim];
+    let mut p = vec![0f32; n];
+    // Lane 0 of every order: cell 0, then cell 8 (tinyBLAS's eight lanes) and 32 (vec_dot's).
+    cache[..head_dim].fill(half::f16::ONE);
+    p[0] = 1.0;
+    for t in [8, 32] {
+        cache[t * head_dim..(t + 1) * head_dim].fill(v_step);
+        p[t] = p_step;
+    }
+    for order in ORDERS {
+        let mut want = vec![0f32; head_dim];
+        let mut got = vec![0f32; head_dim];
+        attention::kqv(order, &cache, head_dim, 0, &p, &mut want);
+        simd128::attention::kqv(order, &cache, head_dim, 0, &p, &mut got);
+        assert_same(&got, &want, &format!("p·V on a midpoint {order:?}"));
+        // vec_dot at AVX-512 widths adds these few cells in its f64 tail.
+        assert!(
+            order == DotOrder::GgmlVecDotAvx512 || want[0] > 1.0,
+            "{order:?}: {want:?}"
+        );
+    }
+}
+
 /// Attention's products on the F16 KV cache against the scalar `attention::kq_scores` and
 /// `attention::kqv`: q·k per cell, p·V over the cells padded to 256 (sixteen, eight and single
 /// dimensions at a time), with F16 probabilities (some ±0) and F32 ones (the fused steps in

@@ -766,6 +766,127 @@ fn kqv_fused_lanes<const L: usize>(
     n_pad: usize,
     out: &mut [f32],
 ) {
+    if !kqv_fused_rounded::<L>(order, v, stride, p, n_pad, out) {
+        kqv_fused_exact::<L>(order, v, stride, p, n_pad, out);
+    }
+}
+
+/// The smallest nonzero probability magnitude `kqv_fused_rounded` takes: every product
+/// `v·p` (an F16 value, a multiple of 2^-24, times an f32 of at least 2^-79, a multiple of
+/// 2^-102) is then a multiple of 2^-126, and so is every lane sum (rounding to f32 keeps a
+/// multiple of a power of two at or above 2^-149 one), so a nonzero sum is never below f32's
+/// normal range, where rounding to f32 would not happen at the 24th bit.
+const MIN_ROUNDED_P: f32 = 1.0 / (1u128 << 79) as f32;
+
+/// `kqv_fused_exact`'s sums, each fused step `fl32(v·p + acc)` as the f64 sum `s` (the product
+/// is exact there: 11 times 24 significant bits) rounded to f32. Rounding twice gives the
+/// fused result unless `s` is a rounding midpoint of f32 that the f64 sum had rounded onto
+/// (f32's midpoints are f64 values, so a sum cannot round across one). Such a step is seen
+/// (`s`'s 29 bits below f32's mantissa are 1000…0 and the sum was inexact; exact midpoints,
+/// which round correctly, are common: a product has at most 35 significant bits) and false
+/// returned, nothing usable written; so it is for a sum past f32's range, a value that is an
+/// infinity or NaN, and a probability that is not finite or a nonzero one below
+/// `MIN_ROUNDED_P`. The values are converted as in `f16_scaled_lanes` (`w·2^-112`, times
+/// `p·2^112`). A prompt's p·V in Chromium: 7.0-9.4 ms -> 4.4-5.1 ms for 20 heads at 1024
+/// positions (`bench_2b4t_attention`).
+fn kqv_fused_rounded<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) -> bool {
+    if !p
+        .iter()
+        .all(|&x| x == 0.0 || (x.abs() >= MIN_ROUNDED_P && x.is_finite()))
+    {
+        return false;
+    }
+    let n = p.len();
+    let hd = out.len();
+    assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
+    let full = order.fused_len(n_pad) / L * L;
+    // Cells past p.len() add +0 to a lane (no change: a lane is never -0), so they are skipped.
+    let n_vec = n.min(full);
+    let vb = f16_bytes(v);
+    // Opaque to the compiler, so they are made once, not rematerialised inside the loop.
+    let sign_mask = core::hint::black_box(i16x8_splat(SIGN_MASK));
+    let below = core::hint::black_box(i64x2_splat((1 << 29) - 1));
+    let midpoint = core::hint::black_box(i64x2_splat(1 << 28));
+    let one = core::hint::black_box(i64x2_splat(1));
+    let half_unit = core::hint::black_box(i64x2_splat((1 << 28) - 1));
+    let magnitude = core::hint::black_box(i64x2_splat(i64::MAX));
+    // f32::MAX's f64 bits: a rounded sum above it is past f32's range.
+    let f32_limit = core::hint::black_box(i64x2_splat((f32::MAX as f64).to_bits() as i64));
+    let mut top = u16x8_splat(0);
+    let mut on_midpoint = i64x2_splat(0);
+    let mut lanes = [[0f32; 8]; L];
+    let mut d0 = 0;
+    while d0 + 8 <= hd {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let mut acc = [f64x2_splat(0.0); 4];
+            for t in (l..n_vec).step_by(L) {
+                // SAFETY: t < n and d0 + 8 <= hd, so 2(t·stride + d0) + 16 <= 2((n - 1)·stride +
+                // hd) <= vb.len() (asserted above).
+                let h = unsafe { v128_load(vb.as_ptr().add(2 * (t * stride + d0)) as *const v128) };
+                top = u16x8_max(top, i16x8_shl(h, 1));
+                let pt = f64x2_splat(p[t] as f64 * P_UP);
+                for (k, half) in f16x8_scaled(h, sign_mask).into_iter().enumerate() {
+                    let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
+                    for (j, w) in [half, high].into_iter().enumerate() {
+                        let a = &mut acc[2 * k + j];
+                        let prod = f64x2_mul(f64x2_promote_low_f32x4(w), pt);
+                        let s = f64x2_add(prod, *a);
+                        // The sum was exact if taking either term off gives the other (for the
+                        // larger term that difference is exact, so it tells: Fast2Sum).
+                        let exact = v128_and(
+                            f64x2_eq(f64x2_sub(s, prod), *a),
+                            f64x2_eq(f64x2_sub(s, *a), prod),
+                        );
+                        let mid = i64x2_eq(v128_and(s, below), midpoint);
+                        // Rounded to f32's 24 bits on the f64 bits, to nearest, ties to even
+                        // (add half an f32 unit less one, plus the last kept bit; clear the
+                        // rest): f32x4.demote and f64x2.promote come out of LLVM as a scalar
+                        // round trip per lane. A sum past f32's range is flagged like a midpoint.
+                        let kept_lsb = v128_and(u64x2_shr(s, 29), one);
+                        let r = v128_andnot(i64x2_add(i64x2_add(s, half_unit), kept_lsb), below);
+                        let over = i64x2_gt(v128_and(r, magnitude), f32_limit);
+                        on_midpoint = v128_or(on_midpoint, v128_or(v128_andnot(mid, exact), over));
+                        *a = r;
+                    }
+                }
+            }
+            for (pair, a) in lane.chunks_exact_mut(2).zip(acc) {
+                pair[0] = f64x2_extract_lane::<0>(a) as f32;
+                pair[1] = f64x2_extract_lane::<1>(a) as f32;
+            }
+        }
+        for (j, o) in out[d0..d0 + 8].iter_mut().enumerate() {
+            let lj = std::array::from_fn(|l| lanes[l][j]);
+            *o = finish_column::<L>(order, lj, v, stride, d0 + j, p, n_pad);
+        }
+        d0 += 8;
+    }
+    if v128_any_true(on_midpoint) || !u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800))) {
+        return false;
+    }
+    column_dots(order, v, stride, p, n_pad, d0, out);
+    true
+}
+
+/// 2^112: `f16_scaled_lanes`' values `w·2^-112` times `p·2^112` are `w·p` (in f64, exactly).
+const P_UP: f64 = (1u128 << 112) as f64;
+
+/// `kqv_fused`'s sums for any values, every fused step exact by round-to-odd (`fma_f64x2`).
+fn kqv_fused_exact<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+) {
     let n = p.len();
     let hd = out.len();
     assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
