@@ -229,6 +229,53 @@ fn bench_i2s_stream() {
             bytes_total as f64 / ms / 1e6
         ));
     }
+    // The same products on rows interleaved by groups (`ternary::interleave_i2s_rows`): each
+    // group read as one stream.
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        use bitlens::kernels::ternary::{i8_sum, interleave_i2s_rows, I8Cols, I2S_ROW_GROUP};
+        let mut packed = packed;
+        for (j, data) in packed.iter_mut().enumerate() {
+            interleave_i2s_rows(data, projs[j % projs.len()].1 / 4);
+        }
+        for n in [1, 2] {
+            let qs: Vec<Vec<i8>> = projs
+                .iter()
+                .enumerate()
+                .map(|(i, &(_, cols))| {
+                    bytes(n * cols, 30 + i as u64)
+                        .iter()
+                        .map(|&b| b as i8)
+                        .collect()
+                })
+                .collect();
+            let sums: Vec<Vec<i32>> = projs
+                .iter()
+                .zip(&qs)
+                .map(|(&(_, cols), q)| q.chunks_exact(cols).map(i8_sum).collect())
+                .collect();
+            let scales = vec![1f32; n];
+            let ms = best_ms(5, || {
+                for (j, data) in packed.iter().enumerate() {
+                    let i = j % projs.len();
+                    let (rows, cols) = projs[i];
+                    let act = I8Cols {
+                        q: &qs[i],
+                        scales: &scales,
+                        sums: &sums[i],
+                        cols,
+                        q16: &[],
+                    };
+                    let mut out = vec![0f32; n * rows];
+                    simd128::ternary::matmul_i2s_relaxed_interleaved(data, 0.5, &act, &mut out);
+                }
+            });
+            say(&format!(
+                "I2_S projections of {STREAMED_LAYERS} layers streamed from memory, rows interleaved by {I2S_ROW_GROUP}, {n} column(s): {ms:.1} ms, {:.2} GB/s",
+                bytes_total as f64 / ms / 1e6
+            ));
+        }
+    }
 }
 
 /// The int8 quantization of one activation (2560 values), as every I2_S product does it:

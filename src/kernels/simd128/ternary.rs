@@ -4,6 +4,8 @@
 use core::arch::wasm32::*;
 
 use super::{load, load_i8};
+#[cfg(target_feature = "relaxed-simd")]
+use crate::kernels::ternary::I2S_ROW_GROUP;
 use crate::kernels::ternary::{self, I8Cols};
 
 #[inline]
@@ -160,6 +162,95 @@ pub fn matmul_i2s_relaxed(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f3
     });
 }
 
+/// `Σ code·q` of one group of `I2S_ROW_GROUP` rows in the row-interleaved layout
+/// (`ternary::interleave_i2s_rows`: the group's blocks alternate between its rows, so the
+/// group is read as one sequential stream) with `C` columns, as `row_dots_relaxed` forms each.
+#[cfg(target_feature = "relaxed-simd")]
+#[inline(always)]
+fn group_dots_relaxed<const C: usize>(group: &[u8], q: [&[i8]; C]) -> [[i32; C]; I2S_ROW_GROUP] {
+    const BLOCKS_PER_WIDENING: usize = 4;
+    let blocks = group.len() / (I2S_ROW_GROUP * 32);
+    // Every load below is within these bounds: checked once here, not per load.
+    assert!(group.len() == blocks * I2S_ROW_GROUP * 32);
+    assert!(q.iter().all(|q| 128 * blocks <= q.len()));
+    let ld = |p: *const u8, at: usize| -> v128 {
+        // SAFETY: offsets of 16 bytes within the bounds asserted above.
+        unsafe { v128_load(p.add(at) as *const v128) }
+    };
+    let mut acc = [[i32x4_splat(0); C]; I2S_ROW_GROUP];
+    // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
+    let three = core::hint::black_box(u8x16_splat(3));
+    let mut first = 0;
+    while first < blocks {
+        let last = (first + BLOCKS_PER_WIDENING).min(blocks);
+        let mut acc16 = [[i16x8_splat(0); C]; I2S_ROW_GROUP];
+        for blk in first..last {
+            for half in 0..2 {
+                let at = 128 * blk + 16 * half;
+                for (k, a) in acc16.iter_mut().enumerate() {
+                    let b = ld(group.as_ptr(), 32 * (I2S_ROW_GROUP * blk + k) + 16 * half);
+                    let planes = [
+                        v128_and(u16x8_shr(b, 6), three),
+                        v128_and(u16x8_shr(b, 4), three),
+                        v128_and(u16x8_shr(b, 2), three),
+                        v128_and(b, three),
+                    ];
+                    for (a, q) in a.iter_mut().zip(q) {
+                        let dot = |k: usize| {
+                            let x = ld(q.as_ptr() as *const u8, at + 32 * k);
+                            i16x8_relaxed_dot_i8x16_i7x16(x, planes[k])
+                        };
+                        let sum = i16x8_add(i16x8_add(dot(0), dot(1)), i16x8_add(dot(2), dot(3)));
+                        *a = i16x8_add(*a, sum);
+                    }
+                }
+            }
+        }
+        for (a, a16) in acc.iter_mut().zip(acc16) {
+            for (a, a16) in a.iter_mut().zip(a16) {
+                *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(a16));
+            }
+        }
+        first = last;
+    }
+    acc.map(|a| a.map(hsum_i32x4))
+}
+
+/// `ternary::matmul_i2s_interleaved`'s results with relaxed SIMD: each group of rows read once
+/// for one or two columns at a time; a last partial group one row at a time.
+#[cfg(target_feature = "relaxed-simd")]
+pub fn matmul_i2s_relaxed_interleaved(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
+    if act.cols > MAX_COLS || !act.cols.is_multiple_of(128) {
+        return ternary::matmul_i2s_interleaved(rows, w_scale, act, out);
+    }
+    let (n, row_bytes) = (act.n(), act.cols / 4);
+    let group_bytes = I2S_ROW_GROUP * row_bytes;
+    let whole = rows.len() / group_bytes * group_bytes;
+    let (head, tail) = out.split_at_mut(whole / row_bytes * n);
+    for (group, o) in rows[..whole]
+        .chunks_exact(group_bytes)
+        .zip(head.chunks_exact_mut(I2S_ROW_GROUP * n))
+    {
+        let mut c0 = 0;
+        while c0 < n {
+            let take = (n - c0).min(2);
+            let dots: [[i32; 2]; I2S_ROW_GROUP] = if take == 2 {
+                group_dots_relaxed::<2>(group, [act.col(c0), act.col(c0 + 1)])
+            } else {
+                group_dots_relaxed::<1>(group, [act.col(c0)]).map(|[d]| [d, 0])
+            };
+            for (k, d) in dots.iter().enumerate() {
+                for (j, &dj) in d.iter().enumerate().take(take) {
+                    let c = c0 + j;
+                    o[k * n + c] = ternary::i2s_output(dj, act.sums[c], act.scales[c], w_scale);
+                }
+            }
+            c0 += take;
+        }
+    }
+    matmul_i2s_relaxed(&rows[whole..], w_scale, act, tail);
+}
+
 /// The dots of a group of up to four columns (the unused ones 0).
 fn widen<const C: usize>(d: [i32; C]) -> [i32; 4] {
     let mut out = [0; 4];
@@ -254,5 +345,11 @@ mod tests {
     #[test]
     fn matmul_i2s_relaxed_equals_scalar() {
         ternary::tests::check_matmul_i2s(matmul_i2s_relaxed);
+    }
+
+    #[cfg(target_feature = "relaxed-simd")]
+    #[test]
+    fn matmul_i2s_relaxed_interleaved_equals_scalar() {
+        ternary::tests::check_matmul_i2s_interleaved(matmul_i2s_relaxed_interleaved);
     }
 }
