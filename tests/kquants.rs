@@ -49,6 +49,7 @@ fn k_quant_matvec_equals_dequantized_rows() {
             cols: 256,
             scale: 1.0,
             finite: false,
+            layout: bitlens::quant::I2sLayout::Plain,
         };
         let x: Vec<f32> = (0..256)
             .map(|i| ((i * 29 % 97) as f32 - 48.0) / 31.0)

@@ -110,6 +110,7 @@ fn every_weight_type_same_bits_for_any_thread_count() {
             cols,
             scale: 0.75,
             finite: false,
+            layout: bitlens::quant::I2sLayout::Plain,
         };
         let mut want = vec![0f32; rows];
         matvec(

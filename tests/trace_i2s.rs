@@ -106,6 +106,7 @@ fn matrix<'a>(g: &Gguf, name: &str) -> Matrix<'a> {
         cols: t.dims[0] as usize,
         scale,
         finite: false,
+        layout: bitlens::quant::I2sLayout::Plain,
     }
 }
 

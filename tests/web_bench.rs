@@ -145,6 +145,7 @@ fn bench_2b4t_kernels() {
             cols,
             scale: 0.5,
             finite: false,
+            layout: bitlens::quant::I2sLayout::Plain,
         };
         let mut out = vec![0f32; rows];
         let mut time = |kernels: Kernels, reps: usize| {
@@ -211,6 +212,7 @@ fn bench_i2s_stream() {
                     cols,
                     scale: 0.5,
                     finite: false,
+                    layout: bitlens::quant::I2sLayout::Plain,
                 };
                 let mut out = vec![0f32; n * rows];
                 matmul(

@@ -38,6 +38,7 @@ fn i2s_product(kernels: Kernels, packed: &[u8], rows: usize, x: &[f32]) -> Vec<u
         cols: x.len(),
         scale: 0.37,
         finite: false,
+        layout: bitlens::quant::I2sLayout::Plain,
     };
     let mut s = ActScratch::with_kernels(kernels);
     let mut out = vec![0f32; rows];

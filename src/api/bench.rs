@@ -17,7 +17,7 @@ impl GgufFile {
         if !self.is_complete() {
             return Err(js_error("incomplete", "the file has not finished loading"));
         }
-        let model = Model::load(self.header()?, self.bytes())
+        let model = Model::load_in(self.header()?, self.bytes(), self.i2s_layout())
             .map_err(|e| js_error("model", &e.to_string()))?;
         let r = crate::bench::kernels(&model, self.bytes(), passes as usize, now_ms);
         to_js(&r)

@@ -37,6 +37,9 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use crate::gguf::{Gguf, GgufError, HeaderStream};
+use crate::kernels::Kernels;
+use crate::quant::layout::interleave_i2s_tensors;
+use crate::quant::I2sLayout;
 use js::{gguf_error, js_error, to_js, ArrayJs, EntryJs, InfoJs, TensorJs, ARRAY_SUMMARY_LEN};
 
 use js::MAX_SAFE_INTEGER;
@@ -76,6 +79,9 @@ pub struct GgufFile {
     gguf: Option<Gguf>,
     /// The header's error, repeated to every later call.
     failed: Option<GgufError>,
+    /// How `buf`'s I2_S tensors are laid out: rearranged for this build's kernel
+    /// (`quant::layout`) the moment the last byte arrives, before anything reads the whole file.
+    i2s_layout: Option<I2sLayout>,
 }
 
 /// The buffer for a file of `file_len` bytes is one allocation, so at most `isize::MAX` bytes
@@ -126,6 +132,7 @@ impl GgufFile {
             stream: Some(HeaderStream::new(file_len)),
             gguf: None,
             failed: None,
+            i2s_layout: None,
         })
     }
 
@@ -150,12 +157,15 @@ impl GgufFile {
         chunk.copy_to_uninit(spare);
         // SAFETY: copy_to_uninit initialised exactly these n bytes (it checks the lengths).
         unsafe { self.buf.set_len(at + n) };
-        self.poll_header()
+        self.poll_header()?;
+        self.arrange_when_whole();
+        Ok(())
     }
 
     /// Call once all bytes are pushed: throws if bytes are missing or the header is invalid.
     pub fn finish(&mut self) -> Result<(), JsValue> {
         self.poll_header()?;
+        self.arrange_when_whole();
         if (self.buf.len() as u64) < self.file_len {
             return Err(js_error(
                 "incomplete",
@@ -278,6 +288,28 @@ impl GgufFile {
 
     pub(crate) fn is_complete(&self) -> bool {
         self.complete()
+    }
+
+    /// How the whole file's I2_S tensors are laid out in `bytes()` (plain until it is whole).
+    pub(crate) fn i2s_layout(&self) -> I2sLayout {
+        self.i2s_layout.unwrap_or_default()
+    }
+
+    /// Once the file is whole and its header parsed: rearranges the I2_S tensors in place
+    /// where this build's kernel reads another layout (`Kernels::i2s_interleaved`).
+    fn arrange_when_whole(&mut self) {
+        if self.i2s_layout.is_some() || !self.complete() {
+            return;
+        }
+        let Some(g) = &self.gguf else { return };
+        let layout = if Kernels::best().i2s_interleaved.is_some() {
+            interleave_i2s_tensors(g, &mut self.buf);
+            I2sLayout::RowInterleaved
+        } else {
+            I2sLayout::Plain
+        };
+        log::debug!("GgufFile: I2_S tensors {layout:?}");
+        self.i2s_layout = Some(layout);
     }
 
     fn not_ready(&self) -> JsValue {

@@ -208,7 +208,7 @@ impl ModelRunner {
         }
         let g = file.header()?;
         let bytes = file.bytes();
-        let mut model = Model::load(g, bytes).map_err(model_error)?;
+        let mut model = Model::load_in(g, bytes, file.i2s_layout()).map_err(model_error)?;
         if let Some(name) = &o.isa {
             model.isa = Isa::from_name(name).map_err(|e| js_error("bad_argument", &e))?;
         }

@@ -9,10 +9,14 @@ use wasm_bindgen::prelude::*;
 
 use super::js::{js_error, to_js};
 use super::GgufFile;
+use crate::gguf::TensorInfo;
+use crate::norms::export::SegmentSource;
 use crate::norms::{
     load_norm_with, norm_report, plan_export, CorrectionPipeline, CorrectionRecord, ExportPlan,
     RescaleOutcome, RescalePolicy,
 };
+use crate::quant::layout::{deinterleave_tensor, interleaved_part};
+use crate::quant::I2sLayout;
 
 #[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -135,13 +139,44 @@ impl GgufFile {
     /// consume the array before anything else runs in this module.
     fn parts(&self, plan: &ExportPlan) -> Result<Array, JsValue> {
         let (lay, segments) = plan.layout();
+        // The tensors the buffer holds rearranged (`quant::layout`) go out in the file's layout,
+        // each through one scratch buffer allocated here, before any view into wasm memory is
+        // taken.
+        let g = self.header()?;
+        let rearranged: Vec<Option<&TensorInfo>> = segments
+            .iter()
+            .map(|s| match s.source {
+                SegmentSource::Original { .. }
+                    if self.i2s_layout() == I2sLayout::RowInterleaved =>
+                {
+                    g.tensor(&plan.tensors[s.tensor].name)
+                        .filter(|t| interleaved_part(t).is_some())
+                }
+                _ => None,
+            })
+            .collect();
+        let most = segments
+            .iter()
+            .zip(&rearranged)
+            .filter(|(_, t)| t.is_some())
+            .map(|(s, _)| plan.bytes(self.bytes(), &s.source).len())
+            .max();
+        let mut scratch = Vec::with_capacity(most.unwrap_or(0));
         let parts = Array::new();
         parts.push(&Uint8Array::from(&lay.header[..]));
-        for s in &segments {
+        for (s, t) in segments.iter().zip(&rearranged) {
             if s.pad > 0 {
                 parts.push(&Uint8Array::new_with_length(s.pad as u32));
             }
             let bytes = plan.bytes(self.bytes(), &s.source);
+            if let Some(t) = t {
+                scratch.clear();
+                scratch.extend_from_slice(bytes);
+                deinterleave_tensor(t, &mut scratch);
+                // Copied into a JS array: the scratch is reused for the next one.
+                parts.push(&Uint8Array::from(&scratch[..]));
+                continue;
+            }
             // SAFETY: `bytes` lives in this GgufFile's buffer or in `plan`, both alive until
             // the Blob has copied them; see `export_blob`.
             let view = unsafe { Uint8Array::view(bytes) };

@@ -26,6 +26,10 @@ pub struct Kernels {
     /// "simd128+relaxed".
     pub name: &'static str,
     pub i2s: I2sMatmul,
+    /// `i2s` for rows in the row-interleaved layout (`ternary::interleave_i2s_rows`), where
+    /// this build has a kernel that gains from it; the file's I2_S tensors are rearranged so
+    /// only then (`quant::layout`).
+    pub i2s_interleaved: Option<I2sMatmul>,
     /// `i2s` reads the plane-scaled i16 activations (`ternary::I8Cols::q16`).
     pub i2s_q16: bool,
     /// The int8 quantization of `i2s`'s activations.
@@ -52,6 +56,7 @@ impl Kernels {
     pub const SCALAR: Kernels = Kernels {
         name: "scalar",
         i2s: ternary::matmul_i2s,
+        i2s_interleaved: None,
         i2s_q16: false,
         quantize_i8: act::quantize_i8_row,
         f16_grid: None,

@@ -2,7 +2,7 @@
 //! the file, `matvec` quantizes the activation the way the reference engine does for that weight
 //! type and calls the type's kernel.
 
-use crate::quant::GgmlType;
+use crate::quant::{GgmlType, I2sLayout};
 
 use super::act::{quantize_q8k, Q8K_BLOCK};
 use super::choice::Kernels;
@@ -26,6 +26,8 @@ pub struct Matrix<'a> {
     /// F16 data known to hold no infinity or NaN (checked once at load), so the F16 kernel
     /// need not check each row; false when unknown.
     pub finite: bool,
+    /// I2_S rows in the row-interleaved layout (`quant::layout`); plain for every other type.
+    pub layout: I2sLayout,
 }
 
 /// Weight types `matvec` can multiply.
@@ -160,10 +162,19 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
     };
     match w.ty {
         GgmlType::I2_S => {
-            let kernel = s.kernels.i2s;
+            // A group of interleaved rows is one unit of a thread's share.
+            let (kernel, group) = match w.layout {
+                I2sLayout::Plain => (s.kernels.i2s, 1),
+                I2sLayout::RowInterleaved => (
+                    s.kernels
+                        .i2s_interleaved
+                        .unwrap_or(ternary::matmul_i2s_interleaved),
+                    ternary::I2S_ROW_GROUP,
+                ),
+            };
             let act = s.i2s.quantize(x, w.cols, &s.kernels);
             let f = |d: &[u8], o: &mut [f32]| kernel(d, w.scale, &act, o);
-            in_row_runs(threads, w, n, &mut s.by_row, out, f);
+            in_row_runs(threads, w, n, group, &mut s.by_row, out, f);
         }
         // One column too where a grid kernel takes F16 (the head of a decode step).
         GgmlType::F16 | GgmlType::BF16 | GgmlType::F32
@@ -181,7 +192,7 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                 scale_up(xs, &mut s.row);
                 let x_up = &s.row[..];
                 let f = |d: &[u8], o: &mut [f32]| kernel(d, xs, x_up, w.cols, order, o);
-                return in_row_runs(threads, w, n, &mut s.by_row, out, f);
+                return in_row_runs(threads, w, n, 1, &mut s.by_row, out, f);
             }
             // Rows in blocks small enough to stay in cache while every column passes over
             // them: the weights are read from memory once for the batch.
@@ -200,7 +211,7 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
                     }
                 }
             };
-            in_row_runs(threads, w, n, &mut s.by_row, out, f);
+            in_row_runs(threads, w, n, 1, &mut s.by_row, out, f);
         }
         _ => by_column(s, out),
     }
@@ -210,22 +221,24 @@ pub fn matmul(w: &Matrix, x: &[f32], s: &mut ActScratch, float_input: FloatInput
 /// a core's L2 cache).
 const FLOAT_BLOCK_BYTES: usize = 128 * 1024;
 
-/// Runs `f(rows_data, outputs_by_row)` over runs of `w`'s rows (on up to `threads` threads) for
-/// a batch of `n` columns, and lays the results out column after column in `out`.
+/// Runs `f(rows_data, outputs_by_row)` over runs of `w`'s rows (whole groups of `group` rows,
+/// on up to `threads` threads) for a batch of `n` columns, and lays the results out column
+/// after column in `out`.
 fn in_row_runs(
     threads: usize,
     w: &Matrix,
     n: usize,
+    group: usize,
     by_row: &mut Vec<f32>,
     out: &mut [f32],
     f: impl Fn(&[u8], &mut [f32]) + Sync,
 ) {
     if n == 1 {
-        return split_rows_by(threads, w.data, 1, out, f);
+        return split_rows_by(threads, w.data, group, out, f);
     }
     grow(by_row, n * w.rows);
     let by_row = &mut by_row[..n * w.rows];
-    split_rows_by(threads, w.data, n, by_row, f);
+    split_rows_by(threads, w.data, n * group, by_row, f);
     for (r, row) in by_row.chunks_exact(n).enumerate() {
         for (c, &v) in row.iter().enumerate() {
             out[c * w.rows + r] = v;
@@ -451,6 +464,7 @@ mod tests {
                 cols,
                 scale: 0.25,
                 finite: false,
+                layout: I2sLayout::Plain,
             };
             for (threads, fi) in [(1, FloatInput::VEC_DOT), (3, FloatInput::TINYBLAS_F32)] {
                 let mut s = ActScratch {
@@ -470,6 +484,46 @@ mod tests {
                         "{ty} column {c}, {threads} threads"
                     );
                 }
+            }
+        }
+    }
+
+    /// I2_S rows in the row-interleaved layout give the plain rows' bits, for one to five
+    /// columns and with the row groups split over threads (natively).
+    #[test]
+    fn interleaved_i2s_matmul_is_the_plain_one() {
+        let mut rng = crate::kernels::testdata::Rng(0x5bd1_e995);
+        let mut next = move || rng.next();
+        let (rows, cols) = (72, 2560);
+        let plain: Vec<u8> = (0..rows * cols / 4).map(|_| next() as u8).collect();
+        let mut interleaved = plain.clone();
+        ternary::interleave_i2s_rows(&mut interleaved, cols / 4);
+        let matrix = |data, layout| Matrix {
+            ty: GgmlType::I2_S,
+            data,
+            rows,
+            cols,
+            scale: 0.25,
+            finite: false,
+            layout,
+        };
+        for n in 1..=5 {
+            let x: Vec<f32> = (0..n * cols)
+                .map(|_| (next() % 20001) as f32 / 5000.0 - 2.0)
+                .collect();
+            for threads in [1, 3] {
+                let mut s = ActScratch {
+                    threads,
+                    min_parallel_weights: 1,
+                    ..ActScratch::default()
+                };
+                let (mut want, mut got) = (vec![0f32; n * rows], vec![0f32; n * rows]);
+                let fi = FloatInput::VEC_DOT;
+                matmul(&matrix(&plain, I2sLayout::Plain), &x, &mut s, fi, &mut want);
+                let w = matrix(&interleaved, I2sLayout::RowInterleaved);
+                matmul(&w, &x, &mut s, fi, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{n} columns, {threads} threads");
             }
         }
     }

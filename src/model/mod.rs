@@ -26,7 +26,7 @@ pub use weights::{Norms, Weights};
 use crate::gguf::Gguf;
 pub use crate::kernels::math::Isa;
 use crate::kernels::rope::theta_scale;
-use crate::quant::GgmlType;
+use crate::quant::{GgmlType, I2sLayout};
 
 /// Whose numerics to mirror where the two reference engines differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -56,10 +56,15 @@ pub struct Model {
 
 impl Model {
     /// Checks the file against what the graph needs and locates every tensor. `file` holds the
-    /// whole file the header `g` was parsed from.
+    /// whole file the header `g` was parsed from, as stored.
     pub fn load(g: &Gguf, file: &[u8]) -> Result<Model, ModelError> {
+        Model::load_in(g, file, I2sLayout::Plain)
+    }
+
+    /// `load` from a buffer whose I2_S tensors are in `layout` (`quant::layout`).
+    pub fn load_in(g: &Gguf, file: &[u8], layout: I2sLayout) -> Result<Model, ModelError> {
         let config = Config::from_gguf(g)?;
-        let weights = Weights::load(g, file, &config)?;
+        let weights = Weights::load(g, file, layout, &config)?;
         let norms = Norms::load(g, file, &config)?;
         let i2s = weights
             .layers

@@ -8,7 +8,8 @@ use crate::kernels::float::{bf16_at, f16_all_finite, f16_at, f32_at};
 use crate::kernels::matrix::{Matrix, MATVEC_TYPES};
 use crate::norms::{load_norm_with, CorrectionPipeline, CorrectionRecord, RescalePolicy};
 use crate::quant::dequant::dequantize_rows;
-use crate::quant::GgmlType;
+use crate::quant::layout::interleaved_part;
+use crate::quant::{GgmlType, I2sLayout};
 
 use super::config::{Arch, Config};
 use super::error::ModelError;
@@ -26,6 +27,8 @@ pub struct TensorRef {
     pub scale: f32,
     /// F16 data checked at load to hold no infinity or NaN (`Matrix::finite`; the head only).
     pub finite: bool,
+    /// I2_S rows in the row-interleaved layout in the buffer the model reads.
+    pub layout: I2sLayout,
 }
 
 impl TensorRef {
@@ -38,6 +41,7 @@ impl TensorRef {
             cols: self.cols,
             scale: self.scale,
             finite: self.finite,
+            layout: self.layout,
         }
     }
 }
@@ -136,9 +140,11 @@ fn usize_of(v: u64, what: &str) -> Result<usize, ModelError> {
     usize::try_from(v).map_err(|_| ModelError::TooLarge { what: what.into() })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn matrix_ref(
     g: &Gguf,
     file: &[u8],
+    layout: I2sLayout,
     name: &str,
     cols: usize,
     rows: usize,
@@ -183,6 +189,11 @@ fn matrix_ref(
         cols,
         scale,
         finite: false,
+        // The buffer's layout where it rearranged this tensor.
+        layout: match interleaved_part(t) {
+            Some(_) => layout,
+            None => I2sLayout::Plain,
+        },
     })
 }
 
@@ -215,12 +226,20 @@ fn proj_scale(g: &Gguf, file: &[u8], name: &str) -> Result<f32, ModelError> {
 }
 
 impl Weights {
-    pub fn load(g: &Gguf, file: &[u8], c: &Config) -> Result<Weights, ModelError> {
+    /// The weights of the file `g` was parsed from, held in `file` with its I2_S tensors in
+    /// `layout`.
+    pub fn load(
+        g: &Gguf,
+        file: &[u8],
+        layout: I2sLayout,
+        c: &Config,
+    ) -> Result<Weights, ModelError> {
         let (dim, kv, ff) = (c.dim, c.kv_dim(), c.hidden_dim);
         let q_dim = c.n_heads * c.head_dim;
         let token_embd = matrix_ref(
             g,
             file,
+            layout,
             "token_embd.weight",
             dim,
             c.vocab_size,
@@ -233,6 +252,7 @@ impl Weights {
             matrix_ref(
                 g,
                 file,
+                layout,
                 "output.weight",
                 dim,
                 c.vocab_size,
@@ -264,6 +284,7 @@ impl Weights {
                     weight: matrix_ref(
                         g,
                         file,
+                        layout,
                         &format!("blk.{l}.{name}.weight"),
                         cols,
                         rows,

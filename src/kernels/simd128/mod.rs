@@ -26,6 +26,7 @@ use super::choice::Kernels;
 pub const KERNELS: Kernels = Kernels {
     name: "simd128+relaxed",
     i2s: ternary::matmul_i2s_relaxed,
+    i2s_interleaved: Some(ternary::matmul_i2s_relaxed_interleaved),
     i2s_q16: false,
     quantize_i8: act::quantize_i8_row,
     f16_grid: Some(float::matmul_f16_grid::<true>),
@@ -38,6 +39,7 @@ pub const KERNELS: Kernels = Kernels {
 pub const KERNELS: Kernels = Kernels {
     name: "simd128",
     i2s: ternary::matmul_i2s,
+    i2s_interleaved: None,
     i2s_q16: true,
     quantize_i8: act::quantize_i8_row,
     f16_grid: Some(float::matmul_f16_grid::<true>),

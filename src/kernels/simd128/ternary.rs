@@ -87,11 +87,10 @@ pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
 /// group add up to at most 3072 per i16 lane, so eight groups (four blocks) fit an i16 lane
 /// before they are widened into the i32 accumulator.
 ///
-/// One row at a time. Blocks of two to four rows sharing the activation loads ran 1.4x faster
-/// with the weights in cache (a layer's products in `bench_2b4t_kernels`) but at half the speed
-/// streamed from memory as a decode step reads them (`bench_i2s_stream`: 4.6-4.9 GB/s against
-/// 8.6-8.9 one row at a time; the page's decode 8.4 -> 5.9 tokens/s); pairing each row with
-/// one half a matrix away gave the page 8.50 tokens/s against 8.58 one row at a time.
+/// One row at a time, for rows as stored. Blocks of rows sharing the activation loads read the
+/// rows side by side at half the speed streamed from memory (`bench_i2s_stream`: 4.6-4.9 GB/s
+/// against 8.6-8.9 one row at a time): the model's matrices go through `group_dots_relaxed` on
+/// rows interleaved at load instead, one stream per group.
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
 fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {

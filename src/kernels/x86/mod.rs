@@ -27,6 +27,7 @@ pub fn kernels() -> Option<Kernels> {
     has_avx2_fma_f16c().then_some(Kernels {
         name: "avx2",
         i2s: ternary::matmul_i2s_avx2,
+        i2s_interleaved: None,
         i2s_q16: false,
         quantize_i8: crate::kernels::act::quantize_i8_row,
         f16_grid: None,
