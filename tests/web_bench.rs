@@ -437,18 +437,15 @@ fn bench_decode_at_2b4t_shapes() {
     const STEPS: usize = 8;
     // The fastest token of each model, the two models' steps interleaved: on a shared machine
     // the other tokens carry other jobs' time.
-    let files: Vec<Vec<u8>> = [1u64, 2]
+    let (files, models): (Vec<Vec<u8>>, Vec<Model>) = [1u64, 2]
         .iter()
         .map(|&layers| {
             let mut bytes = Vec::new();
             write_2b4t_shaped(&mut bytes, layers, V).unwrap();
-            bytes
+            let model = load_as_the_page_does(&mut bytes);
+            (bytes, model)
         })
-        .collect();
-    let models: Vec<Model> = files
-        .iter()
-        .map(|b| Model::load(&Gguf::parse(b).unwrap(), b).unwrap())
-        .collect();
+        .unzip();
     let mut gens: Vec<Generator> = models
         .iter()
         .zip(&files)
@@ -502,7 +499,7 @@ fn bench_prefill_at_2b4t_shapes() {
     for (i, layers) in [1u64, 2].into_iter().enumerate() {
         let mut bytes = Vec::new();
         write_2b4t_shaped(&mut bytes, layers, V).unwrap();
-        let m = Model::load(&Gguf::parse(&bytes).unwrap(), &bytes).unwrap();
+        let m = load_as_the_page_does(&mut bytes);
         for _ in 0..3 {
             let mut gen =
                 Generator::new(&m, m.norms.clone(), PROMPT + 8, SamplerConfig::greedy(), 1)
@@ -520,4 +517,20 @@ fn bench_prefill_at_2b4t_shapes() {
         best[0],
         best[1]
     ));
+}
+
+/// The model of a whole file in `bytes`, with its I2_S tensors in the layout the page's buffer
+/// holds them in for this build (`quant::layout`).
+fn load_as_the_page_does(bytes: &mut [u8]) -> bitlens::model::Model {
+    use bitlens::gguf::Gguf;
+    use bitlens::quant::layout::interleave_i2s_tensors;
+    use bitlens::quant::I2sLayout;
+    let g = Gguf::parse(bytes).unwrap();
+    let layout = if Kernels::best().i2s_interleaved.is_some() {
+        interleave_i2s_tensors(&g, bytes);
+        I2sLayout::RowInterleaved
+    } else {
+        I2sLayout::Plain
+    };
+    bitlens::model::Model::load_in(&g, bytes, layout).unwrap()
 }
