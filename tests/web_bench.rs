@@ -430,7 +430,6 @@ fn bench_smollm2_kernels() {
 #[wasm_bindgen_test]
 #[ignore = "benchmark: npm run bench:decode"]
 fn bench_decode_at_2b4t_shapes() {
-    use bitlens::gguf::Gguf;
     use bitlens::model::synthetic::write_2b4t_shaped;
     use bitlens::model::{Generator, Model, SamplerConfig};
     const V: u64 = 4096;
@@ -487,9 +486,8 @@ fn bench_decode_at_2b4t_shapes() {
 #[wasm_bindgen_test]
 #[ignore = "benchmark: npm run bench:decode"]
 fn bench_prefill_at_2b4t_shapes() {
-    use bitlens::gguf::Gguf;
     use bitlens::model::synthetic::write_2b4t_shaped;
-    use bitlens::model::{Generator, Model, SamplerConfig};
+    use bitlens::model::{Generator, SamplerConfig};
     const V: u64 = 4096;
     const PROMPT: usize = 128;
     let prompt: Vec<u32> = (0..PROMPT as u32)
