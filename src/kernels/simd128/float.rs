@@ -803,13 +803,6 @@ fn kqv_fused_rounded<const L: usize>(
     {
         return false;
     }
-    let n = p.len();
-    let hd = out.len();
-    assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
-    let full = order.fused_len(n_pad) / L * L;
-    // Cells past p.len() add +0 to a lane (no change: a lane is never -0), so they are skipped.
-    let n_vec = n.min(full);
-    let vb = f16_bytes(v);
     // Opaque to the compiler, so they are made once, not rematerialised inside the loop.
     let sign_mask = core::hint::black_box(i16x8_splat(SIGN_MASK));
     let below = core::hint::black_box(i64x2_splat((1 << 29) - 1));
@@ -821,58 +814,36 @@ fn kqv_fused_rounded<const L: usize>(
     let f32_limit = core::hint::black_box(i64x2_splat((f32::MAX as f64).to_bits() as i64));
     let mut top = u16x8_splat(0);
     let mut on_midpoint = i64x2_splat(0);
-    let mut lanes = [[0f32; 8]; L];
-    let mut d0 = 0;
-    while d0 + 8 <= hd {
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            let mut acc = [f64x2_splat(0.0); 4];
-            for t in (l..n_vec).step_by(L) {
-                // SAFETY: t < n and d0 + 8 <= hd, so 2(t·stride + d0) + 16 <= 2((n - 1)·stride +
-                // hd) <= vb.len() (asserted above).
-                let h = unsafe { v128_load(vb.as_ptr().add(2 * (t * stride + d0)) as *const v128) };
-                top = u16x8_max(top, i16x8_shl(h, 1));
-                let pt = f64x2_splat(p[t] as f64 * P_UP);
-                for (k, half) in f16x8_scaled(h, sign_mask).into_iter().enumerate() {
-                    let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
-                    for (j, w) in [half, high].into_iter().enumerate() {
-                        let a = &mut acc[2 * k + j];
-                        let prod = f64x2_mul(f64x2_promote_low_f32x4(w), pt);
-                        let s = f64x2_add(prod, *a);
-                        // The sum was exact if taking either term off gives the other (for the
-                        // larger term that difference is exact, so it tells: Fast2Sum).
-                        let exact = v128_and(
-                            f64x2_eq(f64x2_sub(s, prod), *a),
-                            f64x2_eq(f64x2_sub(s, *a), prod),
-                        );
-                        let mid = i64x2_eq(v128_and(s, below), midpoint);
-                        // Rounded to f32's 24 bits on the f64 bits, to nearest, ties to even
-                        // (add half an f32 unit less one, plus the last kept bit; clear the
-                        // rest): f32x4.demote and f64x2.promote come out of LLVM as a scalar
-                        // round trip per lane. A sum past f32's range is flagged like a midpoint.
-                        let kept_lsb = v128_and(u64x2_shr(s, 29), one);
-                        let r = v128_andnot(i64x2_add(i64x2_add(s, half_unit), kept_lsb), below);
-                        let over = i64x2_gt(v128_and(r, magnitude), f32_limit);
-                        on_midpoint = v128_or(on_midpoint, v128_or(v128_andnot(mid, exact), over));
-                        *a = r;
-                    }
-                }
-            }
-            for (pair, a) in lane.chunks_exact_mut(2).zip(acc) {
-                pair[0] = f64x2_extract_lane::<0>(a) as f32;
-                pair[1] = f64x2_extract_lane::<1>(a) as f32;
+    kqv_fused_lanes_with::<L>(order, v, stride, p, n_pad, out, |h, p_t, acc| {
+        top = u16x8_max(top, i16x8_shl(h, 1));
+        let pt = f64x2_splat(p_t as f64 * P_UP);
+        for (k, half) in f16x8_scaled(h, sign_mask).into_iter().enumerate() {
+            let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
+            for (j, w) in [half, high].into_iter().enumerate() {
+                let a = &mut acc[2 * k + j];
+                let prod = f64x2_mul(f64x2_promote_low_f32x4(w), pt);
+                let s = f64x2_add(prod, *a);
+                // The sum was exact if taking either term off gives the other (for the
+                // larger term that difference is exact, so it tells: Fast2Sum).
+                let exact = v128_and(
+                    f64x2_eq(f64x2_sub(s, prod), *a),
+                    f64x2_eq(f64x2_sub(s, *a), prod),
+                );
+                let mid = i64x2_eq(v128_and(s, below), midpoint);
+                // Rounded to f32's 24 bits on the f64 bits, to nearest, ties to even (add half
+                // an f32 unit less one, plus the last kept bit; clear the rest):
+                // f32x4.demote and f64x2.promote come out of LLVM as a scalar round trip per
+                // lane. A sum past f32's range is flagged like a midpoint.
+                let kept_lsb = v128_and(u64x2_shr(s, 29), one);
+                let r = v128_andnot(i64x2_add(i64x2_add(s, half_unit), kept_lsb), below);
+                let over = i64x2_gt(v128_and(r, magnitude), f32_limit);
+                on_midpoint = v128_or(on_midpoint, v128_or(v128_andnot(mid, exact), over));
+                *a = r;
             }
         }
-        for (j, o) in out[d0..d0 + 8].iter_mut().enumerate() {
-            let lj = std::array::from_fn(|l| lanes[l][j]);
-            *o = finish_column::<L>(order, lj, v, stride, d0 + j, p, n_pad);
-        }
-        d0 += 8;
-    }
-    if v128_any_true(on_midpoint) || !u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800))) {
-        return false;
-    }
-    column_dots(order, v, stride, p, n_pad, d0, out);
-    true
+    });
+    // Nothing written is usable then; the caller starts again with the exact steps.
+    !v128_any_true(on_midpoint) && u16x8_all_true(u16x8_lt(top, u16x8_splat(0xf800)))
 }
 
 /// 2^112: `f16_scaled_lanes`' values `w·2^-112` times `p·2^112` are `w·p` (in f64, exactly).
@@ -887,11 +858,36 @@ fn kqv_fused_exact<const L: usize>(
     n_pad: usize,
     out: &mut [f32],
 ) {
+    kqv_fused_lanes_with::<L>(order, v, stride, p, n_pad, out, |h, p_t, acc| {
+        let pt = f64x2_splat(p_t as f64);
+        for (k, half) in f16x8_to_f32(h).into_iter().enumerate() {
+            let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
+            acc[2 * k] = fma_f64x2(f64x2_promote_low_f32x4(half), pt, acc[2 * k]);
+            acc[2 * k + 1] = fma_f64x2(f64x2_promote_low_f32x4(high), pt, acc[2 * k + 1]);
+        }
+    });
+}
+
+/// The fused p·V sums' frame: for each eight d and each of the order's `L` lanes, `step(h,
+/// p[t], acc)` adds one cell t of the lane (`h`: the cell's eight F16 values) into four f64x2
+/// accumulators (each lane's value, an f32, held as f64), the cells of a lane in order; then
+/// per d the scalar order's last partial step, reduction and tail; the d past the last whole
+/// eight by the scalar reference. Cells past `p.len()` add +0 to a lane (no change: a lane is
+/// never -0), so they are skipped.
+#[inline(always)]
+fn kqv_fused_lanes_with<const L: usize>(
+    order: DotOrder,
+    v: &[f16],
+    stride: usize,
+    p: &[f32],
+    n_pad: usize,
+    out: &mut [f32],
+    mut step: impl FnMut(v128, f32, &mut [v128; 4]),
+) {
     let n = p.len();
     let hd = out.len();
     assert!(n <= n_pad && (n == 0 || (n - 1) * stride + hd <= v.len()));
     let full = order.fused_len(n_pad) / L * L;
-    // Cells past p.len() add +0 to a lane (no change: a lane is never -0), so they are skipped.
     let n_vec = n.min(full);
     let vb = f16_bytes(v);
     let mut lanes = [[0f32; 8]; L];
@@ -903,12 +899,7 @@ fn kqv_fused_exact<const L: usize>(
                 // SAFETY: t < n and d0 + 8 <= hd, so 2(t·stride + d0) + 16 <= 2((n - 1)·stride +
                 // hd) <= vb.len() (asserted above).
                 let h = unsafe { v128_load(vb.as_ptr().add(2 * (t * stride + d0)) as *const v128) };
-                let pt = f64x2_splat(p[t] as f64);
-                for (k, half) in f16x8_to_f32(h).into_iter().enumerate() {
-                    let high = i32x4_shuffle::<2, 3, 2, 3>(half, half);
-                    acc[2 * k] = fma_f64x2(f64x2_promote_low_f32x4(half), pt, acc[2 * k]);
-                    acc[2 * k + 1] = fma_f64x2(f64x2_promote_low_f32x4(high), pt, acc[2 * k + 1]);
-                }
+                step(h, p[t], &mut acc);
             }
             for (pair, a) in lane.chunks_exact_mut(2).zip(acc) {
                 pair[0] = f64x2_extract_lane::<0>(a) as f32;
