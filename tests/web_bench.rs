@@ -525,8 +525,7 @@ fn load_as_the_page_does(bytes: &mut [u8]) -> bitlens::model::Model {
     use bitlens::quant::I2sLayout;
     let g = Gguf::parse(bytes).unwrap();
     let layout = if Kernels::best().i2s_interleaved.is_some() {
-        interleave_i2s_tensors(&g, bytes);
-        I2sLayout::RowInterleaved
+        interleave_i2s_tensors(&g, bytes)
     } else {
         I2sLayout::Plain
     };

@@ -303,8 +303,7 @@ impl GgufFile {
         }
         let Some(g) = &self.gguf else { return };
         let layout = if Kernels::best().i2s_interleaved.is_some() {
-            interleave_i2s_tensors(g, &mut self.buf);
-            I2sLayout::RowInterleaved
+            interleave_i2s_tensors(g, &mut self.buf)
         } else {
             I2sLayout::Plain
         };

@@ -46,16 +46,37 @@ pub fn interleaved_part(t: &TensorInfo) -> Option<(usize, usize)> {
 }
 
 /// Puts every tensor `interleaved_part` accepts in the row-interleaved layout, in place in
-/// `file` (the whole file `g` was parsed from); a tensor whose bytes are not all in `file` is
-/// left as it is (the model refuses it anyway).
-pub fn interleave_i2s_tensors(g: &Gguf, file: &mut [u8]) {
-    for t in &g.tensors {
-        if let (Some((row_bytes, _)), Some(range)) =
-            (interleaved_part(t), packed_range(t, file.len()))
-        {
+/// `file` (the whole file `g` was parsed from), and returns the layout the buffer is then in; a
+/// tensor whose bytes are not all in `file` is left as it is (the model refuses it anyway). A
+/// file in which such a tensor's bytes overlap another tensor's (a GGUF may place tensors
+/// anywhere) is left as it is: rearranging shared bytes would change the other tensor, or
+/// rearrange them twice.
+pub fn interleave_i2s_tensors(g: &Gguf, file: &mut [u8]) -> I2sLayout {
+    let len = file.len() as u64;
+    let extent =
+        |t: &TensorInfo| t.data_start.min(len)..t.data_start.saturating_add(t.n_bytes).min(len);
+    let rearranged: Vec<(usize, core::ops::Range<usize>)> = g
+        .tensors
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some((i, packed_range(t, file.len())?)))
+        .collect();
+    let shared = rearranged.iter().any(|(i, r)| {
+        g.tensors.iter().enumerate().any(|(j, t)| {
+            let e = extent(t);
+            j != *i && e.start < r.end as u64 && (r.start as u64) < e.end
+        })
+    });
+    if shared {
+        log::warn!("I2_S tensors share bytes with other tensors: kept in the file's layout");
+        return I2sLayout::Plain;
+    }
+    for (i, range) in rearranged {
+        if let Some((row_bytes, _)) = interleaved_part(&g.tensors[i]) {
             interleave_i2s_rows(&mut file[range], row_bytes);
         }
     }
+    I2sLayout::RowInterleaved
 }
 
 /// `bytes` (tensor `t`'s data, from its start) back in the file's layout, if the
@@ -129,6 +150,37 @@ mod tests {
             interleaved_part(&info(GgmlType::I2_S, &[2560, 640], 0, 100)),
             None
         );
+    }
+
+    #[test]
+    fn tensors_sharing_bytes_are_left_as_stored() {
+        use crate::gguf::writer::{to_bytes, TensorDesc};
+        let data: Vec<u8> = (0..8 * 64 + 32).map(|i| (i * 13 % 251) as u8).collect();
+        let desc = |name: &str| TensorDesc {
+            name: name.into(),
+            dims: vec![256, 8],
+            type_id: 36,
+            n_bytes: 8 * 64 + 32,
+        };
+        // Type 36 is I2_S in the fork's architectures.
+        let arch = vec![(
+            "general.architecture".to_string(),
+            crate::gguf::Value::String("bitnet-b1.58".into()),
+        )];
+        let plain = to_bytes(&arch, &[(desc("a"), data.clone()), (desc("b"), data)]);
+        let g = Gguf::parse(&plain).unwrap();
+        let mut file = plain.clone();
+        assert_eq!(
+            interleave_i2s_tensors(&g, &mut file),
+            I2sLayout::RowInterleaved
+        );
+        assert_ne!(file, plain);
+        // The same header with b's bytes moved onto a's.
+        let mut shared = g.clone();
+        shared.tensors[1].data_start = shared.tensors[0].data_start + 64;
+        let mut file = plain.clone();
+        assert_eq!(interleave_i2s_tensors(&shared, &mut file), I2sLayout::Plain);
+        assert_eq!(file, plain);
     }
 
     #[test]
