@@ -520,14 +520,7 @@ fn bench_prefill_at_2b4t_shapes() {
 /// The model of a whole file in `bytes`, with its I2_S tensors in the layout the page's buffer
 /// holds them in for this build (`quant::layout`).
 fn load_as_the_page_does(bytes: &mut [u8]) -> bitlens::model::Model {
-    use bitlens::gguf::Gguf;
-    use bitlens::quant::layout::interleave_i2s_tensors;
-    use bitlens::quant::I2sLayout;
-    let g = Gguf::parse(bytes).unwrap();
-    let layout = if Kernels::best().i2s_interleaved.is_some() {
-        interleave_i2s_tensors(&g, bytes)
-    } else {
-        I2sLayout::Plain
-    };
+    let g = bitlens::gguf::Gguf::parse(bytes).unwrap();
+    let layout = bitlens::quant::layout::arrange_for_this_build(&g, bytes);
     bitlens::model::Model::load_in(&g, bytes, layout).unwrap()
 }

@@ -37,8 +37,7 @@ use js_sys::Uint8Array;
 use wasm_bindgen::prelude::*;
 
 use crate::gguf::{Gguf, GgufError, HeaderStream};
-use crate::kernels::Kernels;
-use crate::quant::layout::interleave_i2s_tensors;
+use crate::quant::layout::arrange_for_this_build;
 use crate::quant::I2sLayout;
 use js::{gguf_error, js_error, to_js, ArrayJs, EntryJs, InfoJs, TensorJs, ARRAY_SUMMARY_LEN};
 
@@ -165,7 +164,6 @@ impl GgufFile {
     /// Call once all bytes are pushed: throws if bytes are missing or the header is invalid.
     pub fn finish(&mut self) -> Result<(), JsValue> {
         self.poll_header()?;
-        self.arrange_when_whole();
         if (self.buf.len() as u64) < self.file_len {
             return Err(js_error(
                 "incomplete",
@@ -295,18 +293,14 @@ impl GgufFile {
         self.i2s_layout.unwrap_or_default()
     }
 
-    /// Once the file is whole and its header parsed: rearranges the I2_S tensors in place
-    /// where this build's kernel reads another layout (`Kernels::i2s_interleaved`).
+    /// Once the file is whole and its header parsed (only a `push` completes it): rearranges
+    /// the I2_S tensors in place where this build's kernel reads another layout.
     fn arrange_when_whole(&mut self) {
         if self.i2s_layout.is_some() || !self.complete() {
             return;
         }
         let Some(g) = &self.gguf else { return };
-        let layout = if Kernels::best().i2s_interleaved.is_some() {
-            interleave_i2s_tensors(g, &mut self.buf)
-        } else {
-            I2sLayout::Plain
-        };
+        let layout = arrange_for_this_build(g, &mut self.buf);
         log::debug!("GgufFile: I2_S tensors {layout:?}");
         self.i2s_layout = Some(layout);
     }

@@ -143,15 +143,13 @@ impl GgufFile {
         // each through one scratch buffer allocated here, before any view into wasm memory is
         // taken.
         let g = self.header()?;
+        let interleaved = self.i2s_layout() == I2sLayout::RowInterleaved;
         let rearranged: Vec<Option<&TensorInfo>> = segments
             .iter()
             .map(|s| match s.source {
-                SegmentSource::Original { .. }
-                    if self.i2s_layout() == I2sLayout::RowInterleaved =>
-                {
-                    g.tensor(&plan.tensors[s.tensor].name)
-                        .filter(|t| interleaved_part(t).is_some())
-                }
+                SegmentSource::Original { .. } if interleaved => g
+                    .tensor(&plan.tensors[s.tensor].name)
+                    .filter(|t| interleaved_part(t).is_some()),
                 _ => None,
             })
             .collect();

@@ -6,6 +6,7 @@
 
 use crate::gguf::{Gguf, TensorInfo};
 use crate::kernels::ternary::{deinterleave_i2s_rows, interleave_i2s_rows, I2S_ROW_GROUP};
+use crate::kernels::Kernels;
 use crate::quant::GgmlType;
 
 /// How a buffer's I2_S tensors are laid out.
@@ -14,7 +15,7 @@ pub enum I2sLayout {
     /// As stored in the file.
     #[default]
     Plain,
-    /// Every tensor `interleaves` accepts in the row-interleaved layout.
+    /// Every tensor `interleaved_part` accepts in the row-interleaved layout.
     RowInterleaved,
 }
 
@@ -45,38 +46,55 @@ pub fn interleaved_part(t: &TensorInfo) -> Option<(usize, usize)> {
     ))
 }
 
+/// Puts the I2_S tensors of `file` (the whole file `g` was parsed from) in the layout this
+/// build's I2_S kernel reads best (`Kernels::i2s_interleaved`) and returns the layout: the one
+/// place that decides it, for the page's buffer and the benchmarks.
+pub fn arrange_for_this_build(g: &Gguf, file: &mut [u8]) -> I2sLayout {
+    if Kernels::best().i2s_interleaved.is_some() {
+        interleave_i2s_tensors(g, file)
+    } else {
+        I2sLayout::Plain
+    }
+}
+
 /// Puts every tensor `interleaved_part` accepts in the row-interleaved layout, in place in
 /// `file` (the whole file `g` was parsed from), and returns the layout the buffer is then in; a
 /// tensor whose bytes are not all in `file` is left as it is (the model refuses it anyway). A
-/// file in which such a tensor's bytes overlap another tensor's (a GGUF may place tensors
-/// anywhere) is left as it is: rearranging shared bytes would change the other tensor, or
+/// file in which any two tensors' bytes overlap (a GGUF may place tensors anywhere; no real
+/// file does) is left as it is: rearranging shared bytes would change the other tensor, or
 /// rearrange them twice.
 pub fn interleave_i2s_tensors(g: &Gguf, file: &mut [u8]) -> I2sLayout {
-    let len = file.len() as u64;
-    let extent =
-        |t: &TensorInfo| t.data_start.min(len)..t.data_start.saturating_add(t.n_bytes).min(len);
-    let rearranged: Vec<(usize, core::ops::Range<usize>)> = g
-        .tensors
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| Some((i, packed_range(t, file.len())?)))
-        .collect();
-    let shared = rearranged.iter().any(|(i, r)| {
-        g.tensors.iter().enumerate().any(|(j, t)| {
-            let e = extent(t);
-            j != *i && e.start < r.end as u64 && (r.start as u64) < e.end
-        })
-    });
-    if shared {
-        log::warn!("I2_S tensors share bytes with other tensors: kept in the file's layout");
+    if tensors_overlap(g, file.len() as u64) {
+        log::warn!("tensors share bytes: I2_S tensors kept in the file's layout");
         return I2sLayout::Plain;
     }
-    for (i, range) in rearranged {
-        if let Some((row_bytes, _)) = interleaved_part(&g.tensors[i]) {
+    for t in &g.tensors {
+        if let Some((row_bytes, range)) = packed_range(t, file.len()) {
             interleave_i2s_rows(&mut file[range], row_bytes);
         }
     }
     I2sLayout::RowInterleaved
+}
+
+/// Whether two tensors' byte ranges (within a file of `len` bytes) overlap: sorted by start,
+/// one sweep (a header may list very many tensors).
+fn tensors_overlap(g: &Gguf, len: u64) -> bool {
+    let mut extents: Vec<(u64, u64)> = g
+        .tensors
+        .iter()
+        .map(|t| {
+            let start = t.data_start.min(len);
+            (start, t.data_start.saturating_add(t.n_bytes).min(len))
+        })
+        .filter(|(start, end)| start < end)
+        .collect();
+    extents.sort_unstable();
+    let mut end_so_far = 0;
+    extents.iter().any(|&(start, end)| {
+        let overlaps = start < end_so_far;
+        end_so_far = end_so_far.max(end);
+        overlaps
+    })
 }
 
 /// `bytes` (tensor `t`'s data, from its start) back in the file's layout, if the
@@ -89,12 +107,13 @@ pub fn deinterleave_tensor(t: &TensorInfo, bytes: &mut [u8]) {
     }
 }
 
-/// The absolute byte range of `t`'s rearranged part in a file of `file_len` bytes.
-fn packed_range(t: &TensorInfo, file_len: usize) -> Option<core::ops::Range<usize>> {
-    let (_, packed) = interleaved_part(t)?;
+/// The row bytes and the absolute byte range of `t`'s rearranged part in a file of `file_len`
+/// bytes.
+fn packed_range(t: &TensorInfo, file_len: usize) -> Option<(usize, core::ops::Range<usize>)> {
+    let (row_bytes, packed) = interleaved_part(t)?;
     let start = usize::try_from(t.data_start).ok()?;
     let end = start.checked_add(packed)?;
-    (end <= file_len).then_some(start..end)
+    (end <= file_len).then_some((row_bytes, start..end))
 }
 
 #[cfg(test)]
