@@ -94,50 +94,8 @@ pub fn matmul_i2s(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f32]) {
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
 fn row_dots_relaxed<const C: usize>(row: &[u8], q: [&[i8]; C]) -> [i32; C] {
-    const BLOCKS_PER_WIDENING: usize = 4;
-    let blocks = row.len() / 32;
-    // Every load below is within these bounds: checked once here, not per load.
-    assert!(q.iter().all(|q| 128 * blocks <= q.len()));
-    let ld = |p: *const u8, at: usize| -> v128 {
-        // SAFETY: offsets of 16 bytes within the bounds asserted above.
-        unsafe { v128_load(p.add(at) as *const v128) }
-    };
-    let mut acc = [i32x4_splat(0); C];
-    // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
-    let three = core::hint::black_box(u8x16_splat(3));
-    let mut first = 0;
-    while first < blocks {
-        let last = (first + BLOCKS_PER_WIDENING).min(blocks);
-        let mut acc16 = [i16x8_splat(0); C];
-        for blk in first..last {
-            for half in 0..2 {
-                let b = ld(row.as_ptr(), 32 * blk + 16 * half);
-                let plane3 = v128_and(b, three);
-                let plane2 = v128_and(u16x8_shr(b, 2), three);
-                let plane1 = v128_and(u16x8_shr(b, 4), three);
-                let plane0 = v128_and(u16x8_shr(b, 6), three);
-                let at = 128 * blk + 16 * half;
-                for (a, q) in acc16.iter_mut().zip(q) {
-                    let dot = |k: usize, codes: v128| {
-                        i16x8_relaxed_dot_i8x16_i7x16(
-                            ld(q.as_ptr() as *const u8, at + 32 * k),
-                            codes,
-                        )
-                    };
-                    let sum = i16x8_add(
-                        i16x8_add(dot(0, plane0), dot(1, plane1)),
-                        i16x8_add(dot(2, plane2), dot(3, plane3)),
-                    );
-                    *a = i16x8_add(*a, sum);
-                }
-            }
-        }
-        for (a, a16) in acc.iter_mut().zip(acc16) {
-            *a = i32x4_add(*a, i32x4_extadd_pairwise_i16x8(a16));
-        }
-        first = last;
-    }
-    acc.map(hsum_i32x4)
+    let [dots] = group_dots_relaxed::<1, C>(row, q);
+    dots
 }
 
 /// `ternary::matmul_i2s`'s results with relaxed SIMD, reading each weight byte once for up to
@@ -161,33 +119,37 @@ pub fn matmul_i2s_relaxed(rows: &[u8], w_scale: f32, act: &I8Cols, out: &mut [f3
     });
 }
 
-/// `Σ code·q` of one group of `I2S_ROW_GROUP` rows in the row-interleaved layout
-/// (`ternary::interleave_i2s_rows`: the group's blocks alternate between its rows, so the
-/// group is read as one sequential stream) with `C` columns, as `row_dots_relaxed` forms each.
+/// `Σ code·q` of a group of `R` rows whose 32-byte blocks alternate between them (block b of
+/// row k at `(b·R + k)·32`: the row-interleaved layout of `ternary::interleave_i2s_rows` for
+/// `R = I2S_ROW_GROUP`, so the group is read as one sequential stream; one plain row for `R =
+/// 1`) with `C` columns, each formed as `row_dots_relaxed` describes.
 #[cfg(target_feature = "relaxed-simd")]
 #[inline(always)]
-fn group_dots_relaxed<const C: usize>(group: &[u8], q: [&[i8]; C]) -> [[i32; C]; I2S_ROW_GROUP] {
+fn group_dots_relaxed<const R: usize, const C: usize>(
+    group: &[u8],
+    q: [&[i8]; C],
+) -> [[i32; C]; R] {
     const BLOCKS_PER_WIDENING: usize = 4;
-    let blocks = group.len() / (I2S_ROW_GROUP * 32);
+    let blocks = group.len() / (R * 32);
     // Every load below is within these bounds: checked once here, not per load.
-    assert!(group.len() == blocks * I2S_ROW_GROUP * 32);
+    assert!(blocks * R * 32 <= group.len());
     assert!(q.iter().all(|q| 128 * blocks <= q.len()));
     let ld = |p: *const u8, at: usize| -> v128 {
         // SAFETY: offsets of 16 bytes within the bounds asserted above.
         unsafe { v128_load(p.add(at) as *const v128) }
     };
-    let mut acc = [[i32x4_splat(0); C]; I2S_ROW_GROUP];
+    let mut acc = [[i32x4_splat(0); C]; R];
     // Opaque to the compiler, so it is made once, not rematerialised inside the loop.
     let three = core::hint::black_box(u8x16_splat(3));
     let mut first = 0;
     while first < blocks {
         let last = (first + BLOCKS_PER_WIDENING).min(blocks);
-        let mut acc16 = [[i16x8_splat(0); C]; I2S_ROW_GROUP];
+        let mut acc16 = [[i16x8_splat(0); C]; R];
         for blk in first..last {
             for half in 0..2 {
                 let at = 128 * blk + 16 * half;
                 for (k, a) in acc16.iter_mut().enumerate() {
-                    let b = ld(group.as_ptr(), 32 * (I2S_ROW_GROUP * blk + k) + 16 * half);
+                    let b = ld(group.as_ptr(), 32 * (R * blk + k) + 16 * half);
                     let planes = [
                         v128_and(u16x8_shr(b, 6), three),
                         v128_and(u16x8_shr(b, 4), three),
@@ -234,9 +196,9 @@ pub fn matmul_i2s_relaxed_interleaved(rows: &[u8], w_scale: f32, act: &I8Cols, o
         while c0 < n {
             let take = (n - c0).min(2);
             let dots: [[i32; 2]; I2S_ROW_GROUP] = if take == 2 {
-                group_dots_relaxed::<2>(group, [act.col(c0), act.col(c0 + 1)])
+                group_dots_relaxed::<I2S_ROW_GROUP, 2>(group, [act.col(c0), act.col(c0 + 1)])
             } else {
-                group_dots_relaxed::<1>(group, [act.col(c0)]).map(|[d]| [d, 0])
+                group_dots_relaxed::<I2S_ROW_GROUP, 1>(group, [act.col(c0)]).map(|[d]| [d, 0])
             };
             for (k, d) in dots.iter().enumerate() {
                 for (j, &dj) in d.iter().enumerate().take(take) {
