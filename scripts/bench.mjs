@@ -253,12 +253,23 @@ console.log(
 if (ref) {
   console.log();
   for (const r of ref) console.log(`bitnet.cpp llama-bench -t ${r.threads} ${r.test}: ${r.ts.toFixed(2)} ± ${r.sd.toFixed(2)} tok/s`);
-  const tg = (t) => ref.find((r) => r.threads === t && r.test.startsWith('tg'));
-  for (const r of rows.filter((r) => r.where.startsWith('Chromium') && tg(r.threads))) {
-    console.log(`${r.where} ${r.threads} thread(s) decode / bitnet.cpp -t ${r.threads} tg${DECODE_TOKENS}: ${(r.decode / tg(r.threads).ts).toFixed(2)}`);
+  const test = (t, kind) => ref.find((r) => r.threads === t && r.test.startsWith(kind));
+  for (const t of THREADS.filter((t) => test(t, 'pp') && test(t, 'tg'))) {
+    console.log(`bitnet.cpp -t ${t} pp${PROMPT_TOKENS} / tg${DECODE_TOKENS}: ${(test(t, 'pp').ts / test(t, 'tg').ts).toFixed(2)}`);
+  }
+  for (const r of rows.filter((r) => r.where.startsWith('Chromium') && test(r.threads, 'tg'))) {
+    const [tg, pp] = [test(r.threads, 'tg'), test(r.threads, 'pp')];
+    console.log(
+      `${r.where} ${r.threads} thread(s) decode / bitnet.cpp -t ${r.threads} tg${DECODE_TOKENS}: ${(r.decode / tg.ts).toFixed(2)}` +
+        (pp ? `; prefill / bitnet.cpp pp${PROMPT_TOKENS}: ${(r.prefill / pp.ts).toFixed(2)}` : ''),
+    );
   }
 } else {
   console.log('bitnet.cpp: not measured (set BITNET_CPP_BENCH=/path/to/llama-bench)');
+}
+// The issue's own ratios, each row against its own decode rate (targets: A/B pair 0.8, prefill 4).
+for (const r of rows) {
+  console.log(`${r.where} ${r.threads} thread(s): A/B pair / decode ${(r.pair / r.decode).toFixed(2)}, prefill / decode ${(r.prefill / r.decode).toFixed(2)}`);
 }
 // Thread scaling of each multi-thread row against the same place's one-thread row.
 for (const r of rows.filter((r) => r.threads > 1)) {
