@@ -75,14 +75,12 @@ fn project(
 }
 
 /// `out = rmsnorm(x) * gamma`; returns the RMS of `out` for the probe.
-#[inline(never)] // see `store_kv`
 fn norm(x: &[f32], gamma: &[f32], eps: f32, out: &mut [f32]) -> f32 {
     rmsnorm(x, gamma, eps, out);
     rms(out)
 }
 
 /// The sub-norm of the bitnet archs, in place (the probe's RMS; 0 for an arch without).
-#[inline(never)] // see `store_kv`
 fn sub_norm(on: bool, x: &mut [f32], gamma: &[f32], eps: f32) -> f32 {
     if !on {
         return 0.0;
@@ -92,8 +90,7 @@ fn sub_norm(on: bool, x: &mut [f32], gamma: &[f32], eps: f32) -> f32 {
 }
 
 /// `x += delta` for every column (the residual connection); each new column's RMS goes into its
-/// sequence's probe at `field`. Left to inline, unlike `norm`: as a function of its own it made
-/// the threaded build's one-thread A/B pair a fifth slower in Chromium (3.9 against 4.9 tok/s).
+/// sequence's probe at `field`.
 fn residual<S: Sequence>(
     x: &mut [f32],
     delta: &[f32],
@@ -175,36 +172,6 @@ fn check_columns<S: Sequence>(
     Ok(max_ctx)
 }
 
-/// K and V of one column into its cache slots (F16, as the engines keep them). A function of its
-/// own, like `gate`: `layers` runs a whole prompt in one call, so wasm engines that compile a
-/// function for speed only after its first calls (V8: Liftoff, then TurboFan for later calls)
-/// would run these per-element loops unoptimised for the page's first prompt; a function called
-/// once per layer is optimised after a few layers.
-#[inline(never)]
-fn store_kv(k: &[f32], v: &[f32], cache_k: &mut [half::f16], cache_v: &mut [half::f16]) {
-    for (((&kj, &vj), ck), cv) in k.iter().zip(v).zip(cache_k).zip(cache_v) {
-        *ck = half::f16::from_f32(kj);
-        *cv = half::f16::from_f32(vj);
-    }
-}
-
-/// The feed-forward gate: `hb = act(hb) · hb2` element by element (see `store_kv` for why a
-/// function of its own).
-#[inline(never)]
-fn gate(act: FfnAct, isa: Isa, hb: &mut [f32], hb2: &[f32]) {
-    for (g, &u) in hb.iter_mut().zip(hb2) {
-        let a = match act {
-            FfnAct::ReluSquared => {
-                // A compare, not `f32::max` (a call per value in wasm); same result.
-                let r = if *g > 0.0 { *g } else { 0.0 };
-                r * r
-            }
-            FfnAct::Silu => silu_isa(isa, *g),
-        };
-        *g = a * u;
-    }
-}
-
 /// `forward_batch` after its checks, on the thread it runs on (`b` reserved for the columns).
 fn layers<S: Sequence>(
     m: &Model,
@@ -261,13 +228,11 @@ fn layers<S: Sequence>(
             rope(qi, c.head_dim, c.n_rot, cs);
             rope(ki, c.head_dim, c.n_rot, cs);
             let cache = &mut seqs[col.seq].parts().1.kv[l];
-            let slots = col.pos * kv_dim..(col.pos + 1) * kv_dim;
-            store_kv(
-                ki,
-                &v[i * kv_dim..(i + 1) * kv_dim],
-                &mut cache.k[slots.clone()],
-                &mut cache.v[slots],
-            );
+            let at = col.pos * kv_dim;
+            for (j, (&kj, &vj)) in ki.iter().zip(&v[i * kv_dim..(i + 1) * kv_dim]).enumerate() {
+                cache.k[at + j] = half::f16::from_f32(kj);
+                cache.v[at + j] = half::f16::from_f32(vj);
+            }
         }
         for (i, col) in cols.iter().enumerate() {
             let (norms, s) = seqs[col.seq].parts();
@@ -299,7 +264,17 @@ fn layers<S: Sequence>(
         let xbn = &xb[..n * dim];
         project(&w.w_gate, file, fi, xbn, hb, &mut b.act);
         project(&w.w_up, file, fi, xbn, hb2, &mut b.act);
-        gate(c.ffn_act, m.isa, hb, hb2);
+        for (g, &u) in hb.iter_mut().zip(hb2.iter()) {
+            let a = match c.ffn_act {
+                FfnAct::ReluSquared => {
+                    // A compare, not `f32::max` (a call per value in wasm); same result.
+                    let r = if *g > 0.0 { *g } else { 0.0 };
+                    r * r
+                }
+                FfnAct::Silu => silu_isa(m.isa, *g),
+            };
+            *g = a * u;
+        }
         for (i, col) in cols.iter().enumerate() {
             let (norms, s) = seqs[col.seq].parts();
             let hi = &mut hb[i * hidden..(i + 1) * hidden];
